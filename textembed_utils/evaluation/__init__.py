@@ -1,0 +1,19 @@
+"""Evaluation: encoding, kNN accuracy, linear probe, layer-wise quality, t-SNE, TF-IDF, MTEB."""
+
+from .baselines import tfidf_knn_accuracy
+from .encode import encode
+from .knn import knn_accuracy, knn_predict, split_indices
+from .layers import layerwise_knn
+from .probe import linear_probe_accuracy
+from .tsne import tsne_map
+
+__all__ = [
+    "encode",
+    "knn_accuracy",
+    "knn_predict",
+    "layerwise_knn",
+    "linear_probe_accuracy",
+    "split_indices",
+    "tfidf_knn_accuracy",
+    "tsne_map",
+]

@@ -1,0 +1,158 @@
+"""``TextEncoder``: a tokenizer, a backbone and a pooling, trained and evaluated as one.
+
+We keep our own thin wrapper (rather than training a ``SentenceTransformer``
+directly) because the paper's experiments need what sentence-transformers does
+not expose together: per-layer pooled states, k-th-token pooling, token masking
+after tokenization, a bare embedding layer, and per-batch padding under our own
+loop. ``save`` writes a standard SentenceTransformer folder, so anything we train
+loads anywhere with ``SentenceTransformer(folder)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from ..atomic import atomic_path
+from ..errors import TextembedError
+from .bare import BareEmbedding
+from .pooling import ST_POOLING_MODES, check_pooling, pool
+
+
+class TextEncoder(nn.Module):
+    """Texts in, one vector per text out.
+
+    ``kind`` is ``"transformer"`` (a Hugging Face encoder; special tokens added) or
+    ``"bare"`` (the token-embedding layer alone; no special tokens, matching
+    sentence-transformers' ``StaticEmbedding``).
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        backbone: nn.Module,
+        *,
+        pooling: str = "mean",
+        max_length: int = 128,
+        kind: str = "transformer",
+        name: str = "",
+    ):
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.backbone = backbone
+        self.pooling = check_pooling(pooling)
+        self.max_length = max_length
+        self.kind = kind
+        self.name = name
+
+    # --- sizes -------------------------------------------------------------
+    @property
+    def hidden_size(self) -> int:
+        if self.kind == "bare":
+            return self.backbone.dim
+        return self.backbone.config.hidden_size
+
+    @property
+    def num_layers(self) -> int:
+        """Transformer layers (0 for the bare model); hidden states are ``num_layers + 1``."""
+        return 0 if self.kind == "bare" else self.backbone.config.num_hidden_layers
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def parameter_count(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # --- tokens ------------------------------------------------------------
+    def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Token ids padded to the longest text of *this* batch (not of the corpus)."""
+        enc = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=max_length or self.max_length,
+            add_special_tokens=self.kind == "transformer",
+            return_tensors="pt",
+            return_special_tokens_mask=True,
+        )
+        return {k: enc[k] for k in ("input_ids", "attention_mask", "special_tokens_mask")}
+
+    @property
+    def mask_token_id(self) -> int:
+        token_id = self.tokenizer.mask_token_id
+        if token_id is None:
+            raise TextembedError(
+                f"The tokenizer of {self.name} has no [MASK] token.",
+                "use augmentation='crops' or 'dropout' with this model.",
+            )
+        return token_id
+
+    # --- forward -----------------------------------------------------------
+    def token_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, all_layers: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """Last-layer token states, or every hidden state (embeddings first) when ``all_layers``."""
+        if self.kind == "bare":
+            states = self.backbone(input_ids)
+            return (states,) if all_layers else states
+        out = self.backbone(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=all_layers
+        )
+        return tuple(out.hidden_states) if all_layers else out.last_hidden_state
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: torch.Tensor) -> torch.Tensor:
+        """Pooled text vectors (batch, hidden_size)."""
+        return pool(self.token_states(input_ids, attention_mask), attention_mask, self.pooling)
+
+    def layer_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled vectors of every hidden state: (num_layers + 1, batch, hidden_size)."""
+        states = self.token_states(input_ids, attention_mask, all_layers=True)
+        return torch.stack([pool(s, attention_mask, self.pooling) for s in states])
+
+    # --- saving ------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write a SentenceTransformer folder (atomically) and return its path."""
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.sentence_transformer.modules import (
+            Pooling,
+            StaticEmbedding,
+            Transformer,
+        )
+
+        if self.pooling not in ST_POOLING_MODES or (self.kind == "bare" and self.pooling != "mean"):
+            raise TextembedError(
+                f"Pooling '{self.pooling}' has no SentenceTransformer equivalent, so the model "
+                "cannot be saved as a SentenceTransformer folder.",
+                "train with pooling mean, cls or sep to save the model.",
+            )
+        folder = Path(folder)
+        was_training = self.training
+        self.eval()
+        with atomic_path(folder) as staged:
+            if self.kind == "bare":
+                # StaticEmbedding is an EmbeddingBag mean: it pools by itself.
+                weights = self.backbone.embeddings.weight.detach().cpu()
+                modules = [StaticEmbedding(self.tokenizer, embedding_weights=weights)]
+            else:
+                self.backbone.save_pretrained(staged, safe_serialization=True)
+                self.tokenizer.save_pretrained(staged)
+                modules = [
+                    Transformer(str(staged), max_seq_length=self.max_length),
+                    Pooling(self.hidden_size, pooling_mode=ST_POOLING_MODES[self.pooling]),
+                ]
+            SentenceTransformer(modules=modules, device="cpu").save(str(staged))
+        self.train(was_training)
+        return folder
+
+
+def bare_encoder(
+    tokenizer: PreTrainedTokenizerBase, dim: int, *, dropout: float = 0.1, max_length: int = 128,
+    pooling: str = "mean", name: str = "bare-embedding",
+) -> TextEncoder:
+    """A randomly initialised bare token-embedding model over ``tokenizer``'s vocabulary."""
+    backbone = BareEmbedding(len(tokenizer), dim, dropout=dropout)
+    return TextEncoder(tokenizer, backbone, pooling=pooling, max_length=max_length, kind="bare", name=name)

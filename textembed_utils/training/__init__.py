@@ -1,0 +1,17 @@
+"""Contrastive training: InfoNCE loss, configuration, the loop, checkpoints."""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .loss import info_nce
+from .trainer import TrainResult, resolve_device, seed_everything, train
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "info_nce",
+    "load_checkpoint",
+    "resolve_device",
+    "save_checkpoint",
+    "seed_everything",
+    "train",
+]

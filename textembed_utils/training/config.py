@@ -1,0 +1,71 @@
+"""``TrainConfig``: every knob of one contrastive training run, with its paper default."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from ..augment import AUGMENTATIONS
+from ..errors import TextembedError
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one run. Defaults are the paper's (method-spec.md)."""
+
+    augmentation: str = "crops"
+    n_sentences: int = 2
+    splitter: str = "naive"
+    mask_fraction: float = 0.15
+    batch_size: int = 64
+    lr: float = 2e-5
+    temperature: float = 0.05
+    symmetric: bool = False
+    epochs: float = 1.0
+    steps: int | None = None  # overrides epochs when given
+    warmup_fraction: float = 0.1  # of ONE epoch's batches, as the authors' code
+    max_length: int = 128
+    freeze_layers: int | None = None
+    seed: int = 42
+    device: str = "auto"
+    eval_every: int | None = None
+    checkpoint_every: int | None = None
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a clear error for any out-of-range value."""
+        checks = [
+            (self.augmentation in AUGMENTATIONS, "augmentation", f"one of {', '.join(AUGMENTATIONS)}"),
+            (self.n_sentences >= 1, "n_sentences", "an integer ≥ 1"),
+            (0.0 <= self.mask_fraction < 1.0, "mask_fraction", "in [0, 1)"),
+            (self.batch_size >= 2, "batch_size", "≥ 2 (InfoNCE needs in-batch negatives)"),
+            (self.lr > 0, "lr", "a positive number (e.g. 2e-5)"),
+            (self.temperature > 0, "temperature", "a positive number (e.g. 0.05)"),
+            (self.epochs > 0, "epochs", "positive"),
+            (self.steps is None or self.steps >= 1, "steps", "≥ 1 or None"),
+            (0.0 <= self.warmup_fraction <= 1.0, "warmup_fraction", "in [0, 1]"),
+            (self.max_length >= 8, "max_length", "≥ 8 tokens"),
+            (self.freeze_layers is None or self.freeze_layers >= 0, "freeze_layers", "≥ 0 or None"),
+            (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+             "device", "auto, cpu or cuda"),
+            (self.eval_every is None or self.eval_every >= 1, "eval_every", "≥ 1 or None"),
+            (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every", "≥ 1 or None"),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise TextembedError(
+                    f"Training parameter {name}={getattr(self, name)!r} is out of range.",
+                    f"set {name} to {expected}.",
+                )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change the result (not logging or checkpoint cadence)."""
+        relevant = {k: v for k, v in self.to_dict().items() if k not in ("log_every", "checkpoint_every", "device")}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,33 @@
+"""InfoNCE with in-batch negatives (paper Eq. 1).
+
+For anchors a_i and positives p_i of a batch, the loss of sample i is
+
+    -log( exp(cos(a_i, p_i) / τ) / Σ_j exp(cos(a_i, p_j) / τ) )
+
+averaged over i: cross-entropy from each anchor to all positives of the batch,
+the other samples' positives serving as negatives. τ = 0.05 (scale 20) in the
+paper; this is what sentence-transformers calls MultipleNegativesRankingLoss.
+``symmetric=True`` averages it with the same loss from positives to anchors.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(
+    anchors: torch.Tensor,
+    positives: torch.Tensor,
+    temperature: float = 0.05,
+    symmetric: bool = False,
+) -> torch.Tensor:
+    """Mean InfoNCE loss of a batch of (anchor, positive) vectors, each (batch, dim)."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    logits = F.normalize(anchors, dim=-1) @ F.normalize(positives, dim=-1).T / temperature
+    targets = torch.arange(logits.shape[0], device=logits.device)
+    loss = F.cross_entropy(logits.float(), targets)
+    if symmetric:
+        loss = 0.5 * (loss + F.cross_entropy(logits.T.float(), targets))
+    return loss
