@@ -1,0 +1,315 @@
+"""The ``textembed`` command: fine-tune, embed and evaluate on your own corpus.
+
+    textembed finetune CORPUS --out DIR [--label-column L] [--augmentation crops] ...
+    textembed embed MODEL CORPUS --out FILE.npy
+    textembed evaluate MODEL CORPUS --label-column L [--json [FILE]]
+
+CORPUS is a .txt (one text per line), .csv, .jsonl or .parquet file, or the
+name of a corpus the package knows (``wiki`` is the embedded Wikipedia corpus;
+named corpora bring their own labels). Every problem the user can fix is
+reported as "problem + how to fix" on stderr with exit code 2; Ctrl-C exits
+with 130 and says how to resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import TextembedError
+
+DEFAULT_EVAL_SIZE = 2000
+DEFAULT_CHECKPOINT_EVERY = 100
+
+
+def _echo(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- argument types ----------------------------------------------------------------------------
+
+
+def _eval_size(value: str) -> int | None:
+    """``all`` → None (every labelled text), else a positive integer."""
+    if value.lower() == "all":
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got '{value}'")
+    return size
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{value}'")
+    return number
+
+
+# --- the parser ----------------------------------------------------------------------------------
+
+
+def _corpus_options(parser: argparse.ArgumentParser, label_required: bool = False) -> None:
+    parser.add_argument("corpus", metavar="CORPUS",
+                        help="a .txt/.csv/.jsonl/.parquet file, or a named corpus such as 'wiki'")
+    parser.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
+    parser.add_argument("--label-column", default=None, required=label_required,
+                        help="column holding class labels (files only; named corpora bring their own)")
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    parser.add_argument("--encode-batch-size", type=_positive_int, default=64,
+                        help="texts per batch when embedding (default: 64)")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .augment import AUGMENTATIONS
+    from .augment.cropping import SPLITTERS
+    from .models import EMBEDDED_MODEL
+
+    parser = argparse.ArgumentParser(
+        prog="textembed",
+        description="Self-supervised contrastive fine-tuning of text embeddings on your own corpus "
+                    "(crops, as in González-Márquez, Berens & Kobak, TMLR 2025).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ft = commands.add_parser(
+        "finetune", help="fine-tune a model on a corpus; write model, report, embeddings, t-SNE map",
+        description="Fine-tune MODEL on CORPUS with InfoNCE and write into DIR: the model (a "
+                    "SentenceTransformer folder), report.json, embeddings.npy and tsne.png. "
+                    "Defaults are the paper's (crops of 2 sentences, batch 64, lr 2e-5, temperature 0.05).",
+    )
+    _corpus_options(ft)
+    ft.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (must not exist or be empty)")
+    ft.add_argument("--model", default=EMBEDDED_MODEL,
+                    help=f"'{EMBEDDED_MODEL}' (embedded, default), 'bare' (random token embeddings), "
+                         "a local model folder, or a hub id")
+    ft.add_argument("--init", choices=("pretrained", "random"), default="pretrained",
+                    help="start from the model's weights or from a random init of its architecture")
+    ft.add_argument("--pooling", default=None, help="mean (default), cls, sep")
+    ft.add_argument("--augmentation", choices=AUGMENTATIONS, default="crops")
+    ft.add_argument("--n-sentences", type=int, default=2, help="sentences per crop (paper: 2)")
+    ft.add_argument("--splitter", choices=SPLITTERS, default="naive",
+                    help="sentence splitting: the paper's split on '.' (naive) or a regex")
+    ft.add_argument("--mask-fraction", type=float, default=0.15, help="fraction of tokens masked (masking)")
+    ft.add_argument("--batch-size", type=int, default=64, help="pairs per batch (paper: 64)")
+    length = ft.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="training batches")
+    length.add_argument("--epochs", type=float, default=None, help="passes over the usable texts (default: 1)")
+    ft.add_argument("--lr", type=float, default=2e-5, help="Adam learning rate (paper: 2e-5)")
+    ft.add_argument("--warmup-fraction", type=float, default=0.1, help="linear warm-up, fraction of one epoch")
+    ft.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature (paper: 0.05)")
+    ft.add_argument("--symmetric", action="store_true", help="symmetric InfoNCE (both directions)")
+    ft.add_argument("--max-length", type=int, default=128, help="tokens per text (default: 128)")
+    ft.add_argument("--freeze-layers", type=int, default=None,
+                    help="freeze the embeddings and the first K transformer layers")
+    ft.add_argument("--seed", type=int, default=42)
+    ft.add_argument("--eval-size", type=_eval_size, default=DEFAULT_EVAL_SIZE,
+                    help=f"labelled texts for the before/after kNN accuracy, or 'all' (default: {DEFAULT_EVAL_SIZE})")
+    ft.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
+                    help=f"steps between checkpoints; a rerun resumes (default: {DEFAULT_CHECKPOINT_EVERY})")
+    ft.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE map")
+    ft.add_argument("--overwrite", action="store_true", help="replace an existing non-empty DIR")
+    _model_options(ft)
+    ft.set_defaults(handler=run_finetune)
+
+    em = commands.add_parser("embed", help="embed a corpus with a model into a .npy file",
+                             description="Embed every text of CORPUS with MODEL; one row per text.")
+    em.add_argument("model", metavar="MODEL", help="a model folder (e.g. from finetune), the embedded name, or a hub id")
+    _corpus_options(em)
+    em.add_argument("--out", required=True, type=Path, metavar="FILE.npy", help="output .npy file")
+    em.add_argument("--max-length", type=int, default=None,
+                    help="tokens per text (default: the model folder's, else 128)")
+    em.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
+    _model_options(em)
+    em.set_defaults(handler=run_embed)
+
+    ev = commands.add_parser("evaluate", help="kNN and linear-probe accuracy of a model on a labelled corpus",
+                             description="kNN accuracy (k=10, Euclidean and cosine) and linear-probe accuracy "
+                                         "on a 90/10 split with seed 42, as in the paper.")
+    ev.add_argument("model", metavar="MODEL", help="a model folder, the embedded name, or a hub id")
+    _corpus_options(ev)
+    ev.add_argument("--max-length", type=int, default=None,
+                    help="tokens per text (default: the model folder's, else 128)")
+    ev.add_argument("--eval-size", type=_eval_size, default=DEFAULT_EVAL_SIZE,
+                    help=f"labelled texts to evaluate on, or 'all' (default: {DEFAULT_EVAL_SIZE})")
+    ev.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                    help="print the scores as JSON (or write them to FILE)")
+    _model_options(ev)
+    ev.set_defaults(handler=run_evaluate)
+    return parser
+
+
+# --- shared steps ------------------------------------------------------------------------------
+
+
+def read_corpus(args: argparse.Namespace):
+    """The corpus named by ``args.corpus``; column options apply to files only."""
+    from .corpora import LOADERS, load_corpus
+
+    if args.corpus in LOADERS:
+        if args.label_column is not None or args.text_column != "text":
+            _echo(f"Note: '{args.corpus}' is a named corpus with its own texts and labels; "
+                  "--text-column and --label-column apply to files only and are ignored.")
+        return load_corpus(args.corpus)
+    return load_corpus(args.corpus, text_column=args.text_column, label_column=args.label_column)
+
+
+def _apply_threads(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def _model_max_length(model: str, requested: int | None) -> int:
+    """``requested``, else the max_seq_length saved in a SentenceTransformer folder, else 128."""
+    if requested is not None:
+        return requested
+    from .models.loading import resolve_model_source
+
+    config = Path(resolve_model_source(model)) / "sentence_bert_config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length") or 128)
+    return 128
+
+
+def _load_for_inference(args: argparse.Namespace):
+    from .models import load_encoder
+    from .training import resolve_device
+
+    if args.max_length is not None and args.max_length < 1:
+        raise TextembedError(f"--max-length {args.max_length} is not positive.", "pass --max-length ≥ 1.")
+    encoder = load_encoder(args.model, max_length=_model_max_length(args.model, args.max_length))
+    return encoder.to(resolve_device(args.device))
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from .finetune import FinetuneRequest, finetune
+    from .report import finetune_summary
+    from .training import TrainConfig
+
+    config = TrainConfig(
+        augmentation=args.augmentation, n_sentences=args.n_sentences, splitter=args.splitter,
+        mask_fraction=args.mask_fraction, batch_size=args.batch_size, lr=args.lr,
+        temperature=args.temperature, symmetric=args.symmetric,
+        epochs=args.epochs if args.epochs is not None else 1.0, steps=args.steps,
+        warmup_fraction=args.warmup_fraction, max_length=args.max_length,
+        freeze_layers=args.freeze_layers, seed=args.seed, device=args.device,
+        checkpoint_every=args.checkpoint_every,
+    )
+    began = time.perf_counter()
+    corpus = read_corpus(args)
+    request = FinetuneRequest(
+        corpus=corpus, out=args.out, config=config, model=args.model, init=args.init, pooling=args.pooling,
+        eval_size=args.eval_size, encode_batch_size=args.encode_batch_size, tsne=args.tsne,
+        overwrite=args.overwrite, progress=not args.quiet, command=args.invocation,
+        read_seconds=time.perf_counter() - began,
+    )
+    report = finetune(request, echo=_echo)
+    print(finetune_summary(report, args.out))
+    return 0
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .atomic import atomic_path, ensure_writable_dir
+    from .evaluation import encode
+
+    if args.out.suffix != ".npy":
+        raise TextembedError(f"--out {args.out} does not end in .npy.", "name the output file FILE.npy.")
+    ensure_writable_dir(args.out.parent)
+    corpus = read_corpus(args)
+    encoder = _load_for_inference(args)
+    vectors = encode(encoder, corpus.texts, batch_size=args.encode_batch_size, normalize=args.normalize,
+                     progress=not args.quiet).astype(np.float32)
+    with atomic_path(args.out) as staged, open(staged, "wb") as fh:
+        np.save(fh, vectors)
+    print(f"Wrote {args.out}: {vectors.shape[0]:,} × {vectors.shape[1]} embeddings of '{corpus.name}' "
+          f"by {args.model}.")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .atomic import write_json
+    from .evaluation import encode
+    from .finetune import accuracy_scores, check_labels, labelled_sample
+    from .report import scores_summary
+
+    corpus = read_corpus(args)
+    if not corpus.has_labels:
+        corpus.labelled()  # raises the "no labels" error, with its fix
+    idx = labelled_sample(corpus, args.eval_size)
+    labels = [corpus.labels[i] for i in idx]
+    check_labels(labels)
+    encoder = _load_for_inference(args)
+    vectors = encode(encoder, [corpus.texts[i] for i in idx], batch_size=args.encode_batch_size,
+                     progress=not args.quiet)
+    scores = accuracy_scores(vectors, labels)
+    if args.json is None:
+        print(scores_summary(scores, args.model, corpus.name, len(idx)))
+        return 0
+    record = {"model": args.model, "corpus": corpus.name, "labelled_texts": len(idx), "k": 10,
+              "test_size": 0.1, "split_seed": 42, **scores}
+    if args.json == "-":
+        print(json.dumps(record, indent=2))
+    else:
+        write_json(args.json, record)
+        print(scores_summary(scores, args.model, corpus.name, len(idx)))
+    return 0
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def _interrupt_message(args: argparse.Namespace) -> str:
+    """What was kept and how to go on after Ctrl-C."""
+    if args.command != "finetune":
+        return "Interrupted; nothing was written."
+    checkpoints = args.out.parent / f".{args.out.name}.ckpt"
+    go_on = (f"the last checkpoint is kept in {checkpoints}; run the same command again to resume from it"
+             if any(checkpoints.glob("*/checkpoint.pt")) else
+             f"no checkpoint yet (one is written every {args.checkpoint_every} steps); "
+             "run the same command again to start over")
+    return f"Interrupted; nothing was written to {args.out}; {go_on}."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``textembed`` with ``argv`` (default: the process arguments); return the exit code."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.invocation = shlex.join(["textembed", *argv])
+    try:
+        _apply_threads(args)
+        return args.handler(args)
+    except TextembedError as err:
+        print(f"textembed {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ntextembed {args.command}: {_interrupt_message(args)}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Short human-readable summaries of what ``textembed`` did, for the terminal.
+
+The full record is ``report.json``; these few lines are what a user reads first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _seconds(value: float) -> str:
+    return f"{value / 60:.1f} min" if value >= 120 else f"{value:.1f} s"
+
+
+def finetune_summary(report: dict, out: Path) -> str:
+    """The outcome of ``textembed finetune`` in a few lines: data, training, accuracy, files, times."""
+    corpus, model, training = report["corpus"], report["model"], report["training"]
+    config = training["config"]
+    lines = [
+        f"Fine-tuned {model['base']} ({model['init']}) on '{corpus['name']}' with {config['augmentation']}: "
+        f"{training['total_steps']} steps of {config['batch_size']} ({training['epochs']:g} epochs) "
+        f"on {training['device']}, {training['seconds_per_step']:.2f} s/step.",
+        f"Corpus: {corpus['texts']:,} texts ({corpus['dropped_empty']:,} empty dropped); "
+        f"{corpus['usable_for_training']:,} usable for training, "
+        f"{corpus['dropped_for_training']:,} not ({corpus['dropped_for_training_reason'].split(';')[0]}).",
+    ]
+    if training["loss_first"] is not None:
+        lines.append(f"InfoNCE loss: {training['loss_first']:.3f} (first step) → {training['loss_last']:.3f} (last).")
+    before, after = report["knn_accuracy_before"], report["knn_accuracy_after"]
+    if before is not None and after is not None:
+        ev = report["evaluation"]
+        lines.append(f"kNN accuracy (k={ev['k']}, {ev['labelled_texts_used']:,} labelled texts, "
+                     f"{1 - ev['test_size']:.0%}/{ev['test_size']:.0%} split, seed {ev['split_seed']}):")
+        lines += [f"  {metric:<9}  before {before[metric]:.3f}   after {after[metric]:.3f}   "
+                  f"({after[metric] - before[metric]:+.3f})" for metric in before]
+    else:
+        lines.append("kNN accuracy: not measured (no labels; pass --label-column).")
+    files = ["model (SentenceTransformer folder)",
+             f"embeddings.npy ({' × '.join(map(str, report['outputs']['embeddings']['shape']))})"]
+    if report["outputs"]["tsne"].get("file"):
+        files.append(report["outputs"]["tsne"]["file"])
+    files.append("report.json")
+    lines.append(f"Wrote {out}: {', '.join(files)}.")
+    timings = report["timings_seconds"]
+    lines.append("Time: " + ", ".join(f"{name.replace('_', ' ')} {_seconds(value)}"
+                                      for name, value in timings.items() if name != "total")
+                 + f"; total {_seconds(timings['total'])}.")
+    return "\n".join(lines)
+
+
+def scores_summary(scores: dict, model: str, corpus: str, texts: int) -> str:
+    """Accuracy scores of ``textembed evaluate`` as an aligned table."""
+    lines = [f"{model} on '{corpus}' ({texts:,} labelled texts, 90/10 split, seed 42):"]
+    lines += [f"  {name.replace('_', ' '):<14} {value:.3f}" for name, value in scores.items()]
+    return "\n".join(lines)
