@@ -1,0 +1,239 @@
+"""Run the notebooks with papermill and build the Jupyter Book from their executed copies.
+
+    python -m textembed_utils.book run --profile embedded     # execute notebooks/NN_*.ipynb
+    python -m textembed_utils.book build --profile embedded   # render them into _build/html
+
+``run`` executes every ``notebooks/[0-9][0-9]_*.ipynb`` in sorted order, passing
+only ``-p profile <name>``, into ``executed/<profile>/`` (the clean notebooks in
+``notebooks/`` are never written). A notebook is skipped when its source, its
+parameters and the package (version and source files) are unchanged since its
+last successful run; a notebook whose metadata sets ``textembed.reads_records``
+(the reproduction-status page) also reruns when another chapter's record changed.
+
+``build`` stages the book's sources (``_config.yml``, ``_toc.yml``, ``book/``,
+``references.bib`` and the executed notebooks as ``chapters/``) into
+``<output>/_build/source`` and runs jupyter-book there with warnings as errors.
+Staging keeps jupyter-book away from ``notebooks/``, ``.venv/`` and ``tests/``
+and lets the tests build the tiny profile's book in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import __version__
+from .atomic import write_json
+from .errors import TextembedError
+from .paths import PROJECT_ROOT, results_dir
+from .profiles import DEFAULT_PROFILE, profile_names
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+PACKAGE_DIR = Path(__file__).resolve().parent
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
+STAGED_CHAPTERS = "chapters"
+# Threads per notebook kernel: the book must share a 2-core machine politely.
+DEFAULT_THREADS = "2"
+
+
+def executed_dir(profile: str) -> Path:
+    """Where ``run`` writes the executed notebooks of ``profile``."""
+    return Path(os.environ.get("TEXTEMBED_EXECUTED", PROJECT_ROOT / "executed")) / profile
+
+
+def notebook_paths(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The book's notebooks, in chapter order."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _digest(parts: Iterable[bytes]) -> str:
+    sha = hashlib.sha256()
+    for part in parts:
+        sha.update(hashlib.sha256(part).digest())
+    return sha.hexdigest()
+
+
+def package_fingerprint() -> str:
+    """The package version and the content of its source and profile files."""
+    files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
+    return _digest([__version__.encode()] + [str(p.relative_to(PACKAGE_DIR)).encode() + p.read_bytes() for p in files])
+
+
+def notebook_source(path: Path) -> dict:
+    """The notebook's content that determines its outputs: cells' type, source and tags, its metadata."""
+    notebook = json.loads(path.read_text())
+    cells = [
+        {"type": c["cell_type"], "source": "".join(c["source"]), "tags": c.get("metadata", {}).get("tags", [])}
+        for c in notebook["cells"]
+    ]
+    return {"cells": cells, "textembed": notebook.get("metadata", {}).get("textembed", {})}
+
+
+def run_stamp(path: Path, profile: str) -> str:
+    """The hash that decides whether ``path`` must run again for ``profile``."""
+    source = notebook_source(path)
+    payload = {"notebook": source, "parameters": {"profile": profile}, "package": package_fingerprint()}
+    if source["textembed"].get("reads_records"):
+        records = sorted(p for p in results_dir(profile).glob("*.json") if p.stem != path.stem)
+        payload["records"] = _digest(p.name.encode() + p.read_bytes() for p in records)
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _stamp_path(profile: str, path: Path) -> Path:
+    return executed_dir(profile) / ".stamps" / f"{path.stem}.json"
+
+
+def is_up_to_date(path: Path, profile: str) -> bool:
+    """True when the executed copy exists and was made from the same source, parameters and package."""
+    stamp_file = _stamp_path(profile, path)
+    if not (executed_dir(profile) / path.name).exists() or not stamp_file.exists():
+        return False
+    return json.loads(stamp_file.read_text()).get("stamp") == run_stamp(path, profile)
+
+
+def _kernel_environment() -> None:
+    """Offline hub access and at most two threads for every kernel papermill starts."""
+    for name, value in {
+        "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+        "MPLBACKEND": "Agg", "OMP_NUM_THREADS": DEFAULT_THREADS, "MKL_NUM_THREADS": DEFAULT_THREADS,
+    }.items():
+        os.environ.setdefault(name, value)
+
+
+def execute_notebook(path: Path, profile: str) -> float:
+    """Execute one notebook with papermill into ``executed/<profile>/``; return its wall time.
+
+    The executed copy replaces the previous one only on success; a failed run is
+    kept as ``<name>.failed.ipynb`` next to it, with the error in its outputs.
+    """
+    import papermill
+
+    out_dir = executed_dir(profile)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target, failed = out_dir / path.name, out_dir / f"{path.stem}.failed.ipynb"
+    partial = out_dir / f".{path.stem}.running.ipynb"
+    stamp = run_stamp(path, profile)
+    began = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path), str(partial), parameters={"profile": profile}, kernel_name="python3",
+            cwd=str(path.parent), progress_bar=False,
+        )
+    except papermill.PapermillExecutionError:
+        os.replace(partial, failed)
+        raise
+    seconds = time.perf_counter() - began
+    os.replace(partial, target)
+    failed.unlink(missing_ok=True)
+    write_json(_stamp_path(profile, path), {"stamp": stamp, "seconds": round(seconds, 1), "version": __version__})
+    return seconds
+
+
+def run(profile: str, only: list[str] | None = None, force: bool = False) -> dict[str, float | None]:
+    """Execute the notebooks of ``profile`` that changed (or ``only`` these stems); return seconds per notebook.
+
+    ``None`` marks a notebook skipped because it was up to date.
+    """
+    if profile not in profile_names():
+        raise TextembedError(f"Unknown profile '{profile}'.", f"use one of: {', '.join(profile_names())}.")
+    paths = notebook_paths()
+    if only:
+        unknown = sorted(set(only) - {p.stem for p in paths})
+        if unknown:
+            raise TextembedError(f"No notebook(s) {unknown}.", f"use some of: {', '.join(p.stem for p in paths)}.")
+        paths = [p for p in paths if p.stem in only]
+    _kernel_environment()
+    timings: dict[str, float | None] = {}
+    for path in paths:
+        if not force and is_up_to_date(path, profile):
+            print(f"[book] {path.stem}: up to date, skipped", flush=True)
+            timings[path.stem] = None
+            continue
+        print(f"[book] {path.stem}: executing with profile={profile} ...", flush=True)
+        timings[path.stem] = execute_notebook(path, profile)
+        print(f"[book] {path.stem}: done in {timings[path.stem]:.0f} s", flush=True)
+    return timings
+
+
+def _sync_file(source: Path, target: Path) -> None:
+    """Copy only when the content differs, so Sphinx's incremental build sees unchanged files as unchanged."""
+    if target.exists() and target.read_bytes() == source.read_bytes():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def stage_sources(profile: str, stage: Path) -> Path:
+    """Copy the book's sources and ``profile``'s executed notebooks into ``stage``; drop stale files."""
+    wanted: dict[Path, Path] = {}
+    for name in BOOK_SOURCES:
+        source = PROJECT_ROOT / name
+        files = [p for p in source.rglob("*") if p.is_file()] if source.is_dir() else [source]
+        wanted.update({stage / p.relative_to(PROJECT_ROOT): p for p in files})
+    executed = sorted(executed_dir(profile).glob("[0-9][0-9]_*.ipynb"))
+    executed = [p for p in executed if not p.name.endswith(".failed.ipynb")]
+    expected = {p.stem for p in notebook_paths()}
+    missing = sorted(expected - {p.stem for p in executed})
+    if missing:
+        raise TextembedError(
+            f"Profile '{profile}' has no executed notebook(s) {missing} in {executed_dir(profile)}.",
+            f"run `python -m textembed_utils.book run --profile {profile}` first (`make book` does both).",
+        )
+    wanted.update({stage / STAGED_CHAPTERS / p.name: p for p in executed if p.stem in expected})
+    for target, source in wanted.items():
+        _sync_file(source, target)
+    if stage.exists():
+        for stale in [p for p in stage.rglob("*") if p.is_file() and p not in wanted]:
+            stale.unlink()
+    return stage
+
+
+def build(profile: str = DEFAULT_PROFILE, output: Path = PROJECT_ROOT) -> Path:
+    """Build the HTML book of ``profile``'s executed notebooks into ``output/_build/html``; return index.html."""
+    stage = stage_sources(profile, Path(output) / "_build" / "source")
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage),
+        "--path-output", str(output), "-W", "--keep-going",
+    ]
+    env = {**os.environ, "TEXTEMBED_BOOK_PROFILE": profile}
+    completed = subprocess.run(command, env=env)
+    if completed.returncode != 0:
+        raise TextembedError(
+            f"jupyter-book failed (exit {completed.returncode}); warnings count as errors.",
+            "read the warnings printed above and fix the page or notebook they name.",
+        )
+    return Path(output) / "_build" / "html" / "index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m textembed_utils.book", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="execute the notebooks with papermill")
+    run_cmd.add_argument("--profile", default=DEFAULT_PROFILE, choices=profile_names())
+    run_cmd.add_argument("--only", nargs="*", help="notebook stems to run (default: all)")
+    run_cmd.add_argument("--force", action="store_true", help="rerun even when up to date")
+    build_cmd = commands.add_parser("build", help="build the HTML book from the executed notebooks")
+    build_cmd.add_argument("--profile", default=DEFAULT_PROFILE, choices=profile_names())
+    build_cmd.add_argument("--output", type=Path, default=PROJECT_ROOT, help="folder that receives _build/")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            run(args.profile, args.only, args.force)
+        else:
+            print(f"[book] built {build(args.profile, args.output)}")
+    except TextembedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
