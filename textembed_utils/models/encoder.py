@@ -10,6 +10,7 @@ loads anywhere with ``SentenceTransformer(folder)``.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -134,9 +135,13 @@ class TextEncoder(nn.Module):
         self.eval()
         with atomic_path(folder) as staged:
             if self.kind == "bare":
-                # StaticEmbedding is an EmbeddingBag mean: it pools by itself.
+                # StaticEmbedding is an EmbeddingBag mean: it pools by itself. It never
+                # truncates on its own, so the saved tokenizer carries our max_length.
                 weights = self.backbone.embeddings.weight.detach().cpu()
-                modules = [StaticEmbedding(self.tokenizer, embedding_weights=weights)]
+                backend = copy.deepcopy(self.tokenizer.backend_tokenizer)
+                backend.enable_truncation(self.max_length)
+                backend.no_padding()
+                modules = [StaticEmbedding(backend, embedding_weights=weights)]
             else:
                 self.backbone.save_pretrained(staged, safe_serialization=True)
                 self.tokenizer.save_pretrained(staged)

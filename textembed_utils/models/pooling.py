@@ -16,7 +16,7 @@ import torch
 from ..errors import TextembedError
 
 POOLINGS = ("mean", "cls", "sep", "token<k>")
-_KTH = re.compile(r"^token(\d+)$")
+_KTH = re.compile(r"^token([1-9]\d*)$")  # 1-based: token0 does not exist
 
 # How each pooling is written in a SentenceTransformer folder (1_Pooling/config.json).
 ST_POOLING_MODES = {"mean": "mean", "cls": "cls", "sep": "lasttoken"}
