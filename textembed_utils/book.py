@@ -11,7 +11,7 @@ last successful run; a notebook whose metadata sets ``textembed.reads_records``
 (the reproduction-status page) also reruns when another chapter's record changed.
 
 ``build`` stages the book's sources (``_config.yml``, ``_toc.yml``, ``book/``,
-``references.bib`` and the executed notebooks as ``chapters/``) into
+``references.bib`` and the executed notebooks as ``notebooks/``) into
 ``<output>/_build/source`` and runs jupyter-book there with warnings as errors.
 Staging keeps jupyter-book away from ``notebooks/``, ``.venv/`` and ``tests/``
 and lets the tests build the tiny profile's book in a temporary folder.
@@ -39,7 +39,7 @@ from .profiles import DEFAULT_PROFILE, profile_names
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 PACKAGE_DIR = Path(__file__).resolve().parent
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
-STAGED_CHAPTERS = "chapters"
+STAGED_CHAPTERS = "notebooks"  # the clean notebooks live at the same path in the repo, so launch buttons open them
 # Threads per notebook kernel: the book must share a 2-core machine politely.
 DEFAULT_THREADS = "2"
 

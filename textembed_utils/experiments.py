@@ -26,7 +26,7 @@ from .paths import cache_dir
 from .training import TrainConfig, train
 
 STARTS = ("pretrained", "scratch", "bare")
-_TRAIN_KEYS = ("lr", "batch_size", "steps", "epochs", "max_length")
+_TRAIN_KEYS = ("lr", "batch_size", "steps", "epochs", "max_length", "eval_every", "freeze_layers")
 
 
 @dataclass
@@ -43,10 +43,14 @@ def profile_corpus(profile: dict, name: str | None = None, size: int | None = No
     return corpus.subset(size if size is not None else profile.get("corpus_size"), seed=profile["seed"])
 
 
-def eval_set(profile: dict, corpus: Corpus) -> EvalSet:
-    """The labelled texts of ``corpus``, subsampled to ``eval.eval_size`` (seeded) to fit the budget."""
+def eval_set(profile: dict, corpus: Corpus, size: int | None = None) -> EvalSet:
+    """The labelled texts of ``corpus``, subsampled to ``size`` / ``eval.eval_size`` (seeded) to fit the budget.
+
+    Smaller sizes draw a subset of the larger ones' texts only approximately; pass
+    the same size everywhere a comparison needs identical texts.
+    """
     texts, labels = corpus.labelled()
-    size = profile["eval"].get("eval_size")
+    size = size if size is not None else profile["eval"].get("eval_size")
     if size is not None and size < len(texts):
         idx = np.sort(np.random.default_rng(profile["seed"]).choice(len(texts), size, replace=False))
         texts, labels = [texts[i] for i in idx], labels[idx]
@@ -124,7 +128,7 @@ def trained_encoder(
         summary_path = folder / "training.json"
         if summary_path.exists():
             encoder = load_encoder(str(folder), max_length=config.max_length, pooling=pooling)
-            return encoder, {**json.loads(summary_path.read_text()), "cached": True}
+            return encoder, {**json.loads(summary_path.read_text()), "cache_key": folder.name, "cached": True}
         encoder = make_encoder(profile, start, pooling)
         eval_fn = (lambda enc, step: knn_metrics(enc, eval_data, profile)) if eval_data else None
         began = time.perf_counter()
@@ -138,7 +142,127 @@ def trained_encoder(
             "losses": result.losses, "curve": result.curve, "train_seconds": result.train_seconds,
             "seconds_per_step": result.seconds_per_step, "wall_seconds": time.perf_counter() - began,
             "device": result.device, "model": encoder.name, "parameters": encoder.parameter_count(),
+            "cache_key": folder.name,
         }
         encoder.save(folder)
         write_json(summary_path, summary)
         return encoder, {**summary, "cached": False}
+
+
+def notebook_settings(namespace: dict, spec: dict) -> dict:
+    """Validate a notebook's parameters against ``spec`` and attach the loaded profile.
+
+    Returns the parameter values plus ``"profile_settings"``: the profile as a dict.
+    Parameters left at None mean "the profile's value"; chapters fill them in.
+    """
+    from .params import validate_parameters
+    from .profiles import load_profile
+
+    values = validate_parameters(namespace, spec)
+    return {**values, "profile_settings": load_profile(values["profile"])}
+
+
+def cached_embeddings(
+    profile: dict, encoder: TextEncoder, texts: list[str], model_key: str, max_length: int | None = None
+) -> np.ndarray:
+    """Embeddings of ``texts`` by ``encoder``, cached on disk under ``model_key`` and the texts' hash.
+
+    ``model_key`` must identify the weights (e.g. a trained model's ``cache_key``),
+    so two chapters that embed the same texts with the same model encode only once.
+    """
+    ev = profile["eval"]
+    max_length = max_length or ev["max_length"]
+    digest = hashlib.sha256(json.dumps([__version__, model_key, max_length, texts]).encode()).hexdigest()[:16]
+    path = cache_dir() / "embeddings" / profile["name"] / f"{model_key}-{digest}.npy"
+    with file_lock(path.with_suffix(".lock")):
+        if path.exists():
+            return np.load(path)
+        vectors = encode(encoder, texts, batch_size=ev["batch_size"], max_length=max_length, progress=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)
+        return vectors
+
+
+def base_model_key(profile: dict, start: str) -> str:
+    """A cache key for the untrained encoder of ``start`` (its spec and the seed determine its weights)."""
+    payload = json.dumps([start_spec(profile, start), profile["seed"]], sort_keys=True)
+    return f"{start}-untrained-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+
+
+def embedding_metrics(vectors: np.ndarray, labels: np.ndarray, profile: dict) -> dict[str, float]:
+    """kNN accuracy (Euclidean, cosine) and linear-probe accuracy of ``vectors`` on the profile's split."""
+    from .evaluation.probe import linear_probe_accuracy
+
+    ev = profile["eval"]
+    common = dict(test_size=ev["test_size"], seed=profile["seed"], stratify=ev["stratify"])
+    return {
+        "knn_euclidean": knn_accuracy(vectors, labels, metric="euclidean", k=ev["k"], **common),
+        "knn_cosine": knn_accuracy(vectors, labels, metric="cosine", k=ev["k"], **common),
+        "linear_probe": linear_probe_accuracy(vectors, labels, **common),
+    }
+
+
+UNTRAINED = "untrained"
+
+
+def parse_runs(text: str, profile: dict) -> list[tuple[str, str]]:
+    """``"bare:crops,pretrained:untrained"`` → ``[("bare", "crops"), ("pretrained", "untrained")]``, checked."""
+    from .augment import AUGMENTATIONS
+
+    runs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        start, _, augmentation = item.partition(":")
+        start_spec(profile, start)
+        if augmentation not in (*AUGMENTATIONS, UNTRAINED):
+            raise TextembedError(
+                f"Unknown augmentation '{augmentation}' in run '{item}'.",
+                f"write start:augmentation with augmentation one of {', '.join((*AUGMENTATIONS, UNTRAINED))}.",
+            )
+        runs.append((start, augmentation))
+    if not runs:
+        raise TextembedError("No runs given.", "list runs as start:augmentation, e.g. 'bare:crops,bare:dropout'.")
+    return runs
+
+
+def start_eval_set(profile: dict, corpus: Corpus, start: str) -> EvalSet:
+    """The eval set for ``start``: its own ``eval_size`` (slow encoders evaluate on fewer texts) or the profile's."""
+    return eval_set(profile, corpus, start_spec(profile, start).get("eval_size"))
+
+
+def run_model(
+    profile: dict, start: str, augmentation: str, corpus: Corpus, *,
+    curve_data: EvalSet | None = None, **overrides,
+) -> tuple[TextEncoder, str, dict]:
+    """``start`` trained with ``augmentation`` (cached) or untrained: the encoder, its cache key, its training summary.
+
+    ``curve_data`` records a learning curve every ``eval_every`` batches while training;
+    the summary is empty for ``"untrained"``.
+    """
+    if augmentation == UNTRAINED:
+        return make_encoder(profile, start), base_model_key(profile, start), {}
+    encoder, summary = trained_encoder(profile, start, augmentation, corpus, eval_data=curve_data,
+                                       progress=False, **overrides)
+    return encoder, summary["cache_key"], summary
+
+
+@dataclass
+class EvaluatedRun:
+    """One model scored on one eval set: what the chapters tabulate and plot."""
+
+    encoder: TextEncoder
+    key: str
+    summary: dict
+    vectors: np.ndarray
+    metrics: dict[str, float]
+
+
+def evaluated_run(
+    profile: dict, start: str, augmentation: str, corpus: Corpus, data: EvalSet,
+    *, curve_data: EvalSet | None = None, **overrides,
+) -> EvaluatedRun:
+    """``run_model``, then its embeddings of ``data`` (cached) and their kNN / linear-probe accuracies."""
+    encoder, key, summary = run_model(profile, start, augmentation, corpus, curve_data=curve_data, **overrides)
+    vectors = cached_embeddings(profile, encoder, data.texts, key)
+    return EvaluatedRun(encoder, key, summary, vectors, embedding_metrics(vectors, data.labels, profile))

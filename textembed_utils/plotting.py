@@ -11,7 +11,17 @@ import seaborn as sns
 
 
 def set_style() -> None:
-    """One look for every figure in the book."""
+    """One look for every figure in the book; figures inline when running in a Jupyter kernel.
+
+    ``MPLBACKEND=Agg`` (set for headless runs) would otherwise make ``plt.show()``
+    a no-op inside papermill's kernel, and the book would lose its figures.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = lambda: None  # noqa: E731
+    if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
+        plt.switch_backend("module://matplotlib_inline.backend_inline")
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
 
 

@@ -1,0 +1,44 @@
+"""Parameter specs and helpers shared by the chapter modules.
+
+Every notebook takes ``profile``; the training knobs below default to None,
+meaning "the profile's value for each start" (a learning rate that suits the bare
+embedding layer would wreck a pretrained transformer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..experiments import notebook_settings
+from ..params import Param, positive
+from ..profiles import profile_names
+
+PROFILE = {"profile": Param(str, choices=tuple(profile_names()))}
+
+TRAINING = {
+    "batch_size": Param(int, optional=True, check=lambda v: v >= 2, expected="an integer ≥ 2"),
+    "lr": Param(float, optional=True, **positive("a positive learning rate, e.g. 2e-5")),
+    "temperature": Param(float, optional=True, **positive("a positive temperature, e.g. 0.05")),
+    "n_sentences": Param(int, optional=True, **positive("a number of sentences ≥ 1")),
+    "epochs": Param(float, optional=True, **positive("a positive number of epochs")),
+    "steps": Param(int, optional=True, **positive("a number of batches ≥ 1")),
+    "eval_every": Param(int, optional=True, **positive("a number of batches ≥ 1")),
+    "seed": Param(int, optional=True),
+    "device": Param(str, optional=True, choices=("auto", "cpu", "cuda", "mps")),
+}
+
+
+def validate(namespace: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, Any]:
+    """Validate the notebook's parameters; apply ``seed``/``device`` to the profile; return the settings."""
+    settings = notebook_settings(dict(namespace), spec)
+    profile = settings["profile_settings"]
+    for key in ("seed", "device"):
+        if settings.get(key) is not None:
+            profile[key] = settings[key]
+    return settings
+
+
+def training_overrides(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The training parameters the reader set (not None), as ``trained_encoder`` overrides."""
+    return {k: settings[k] for k in TRAINING if k not in ("seed", "device") and settings.get(k) is not None}
