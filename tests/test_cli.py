@@ -191,6 +191,7 @@ ERRORS = {
     "temperature 0": (lambda d: write_corpus(d, "csv"), ["--temperature", "0"], "temperature=0.0"),
     "batch size 1": (lambda d: write_corpus(d, "csv"), ["--batch-size", "1"], "batch_size=1"),
     "batch larger than corpus": (lambda d: write_corpus(d, "csv"), ["--batch-size", "64"], "fewer than one batch"),
+    "pooling that cannot be saved": (lambda d: write_corpus(d, "csv"), ["--pooling", "token3"], "--pooling token3"),
     "freeze more layers than exist": (lambda d: write_corpus(d, "csv"), ["--freeze-layers", "5"],
                                       "freeze_layers=5"),
 }

@@ -30,6 +30,7 @@ from .corpora import Corpus
 from .errors import TextembedError
 from .evaluation import encode, knn_accuracy, linear_probe_accuracy, split_indices, tsne_map
 from .models import TextEncoder, load_encoder
+from .models.pooling import ST_POOLING_MODES
 from .training import TrainConfig, resolve_device, train
 
 KNN_K = 10
@@ -195,6 +196,11 @@ def corpus_statistics(corpus: Corpus, sampler: PairSampler) -> dict:
 def _prepare(request: FinetuneRequest, echo: Echo) -> tuple[PairSampler, np.ndarray]:
     """Every check that can fail fast, before a model is loaded: output, pairs, labels."""
     check_output_folder(request.out, request.overwrite)
+    if request.pooling not in (None, *ST_POOLING_MODES):
+        raise TextembedError(
+            f"--pooling {request.pooling} cannot be saved as a SentenceTransformer folder.",
+            f"use one of {', '.join(ST_POOLING_MODES)} (the notebooks cover the other poolings).",
+        )
     config = request.config
     sampler = PairSampler(request.corpus.texts, config.augmentation, config.n_sentences, config.seed,
                           config.splitter)
