@@ -100,12 +100,17 @@ def is_up_to_date(path: Path, profile: str) -> bool:
 
 
 def _kernel_environment() -> None:
-    """Offline hub access and at most two threads for every kernel papermill starts."""
+    """Offline hub access, at most two threads and inline figures for every kernel papermill starts.
+
+    ``MPLBACKEND=Agg`` (exported for headless runs) would make ``plt.show()`` draw
+    nothing into the executed notebooks, so the kernels get the inline backend.
+    """
     for name, value in {
         "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-        "MPLBACKEND": "Agg", "OMP_NUM_THREADS": DEFAULT_THREADS, "MKL_NUM_THREADS": DEFAULT_THREADS,
+        "OMP_NUM_THREADS": DEFAULT_THREADS, "MKL_NUM_THREADS": DEFAULT_THREADS,
     }.items():
         os.environ.setdefault(name, value)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 
 def execute_notebook(path: Path, profile: str) -> float:

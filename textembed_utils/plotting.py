@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -16,11 +17,7 @@ def set_style() -> None:
     ``MPLBACKEND=Agg`` (set for headless runs) would otherwise make ``plt.show()``
     a no-op inside papermill's kernel, and the book would lose its figures.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        get_ipython = lambda: None  # noqa: E731
-    if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
+    if "ipykernel" in sys.modules:
         plt.switch_backend("module://matplotlib_inline.backend_inline")
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
 

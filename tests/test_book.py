@@ -1,0 +1,47 @@
+"""The book builds from the tiny profile's executed notebooks, with warnings as errors, in a temporary folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from textembed_utils import book
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def executed(isolated_storage):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TEXTEMBED_EXECUTED", str(isolated_storage / "executed"))
+        book.run("tiny")
+        yield
+
+
+def test_toc_lists_every_notebook_and_page():
+    toc = (book.PROJECT_ROOT / "_toc.yml").read_text()
+    for path in book.notebook_paths():
+        assert f"notebooks/{path.stem}" in toc
+    for page in ("book/intro", "book/rerun", "book/performance", "book/credits", "book/references"):
+        assert page in toc
+        assert (book.PROJECT_ROOT / f"{page}.md").exists()
+
+
+def test_tiny_book_builds_with_warnings_as_errors(executed, tmp_path):
+    embedded_index = book.PROJECT_ROOT / "_build" / "html" / "index.html"
+    embedded_before = embedded_index.stat().st_mtime if embedded_index.exists() else None
+    index = book.build("tiny", tmp_path)
+    html = index.parent
+    assert index.exists()
+    for path in book.notebook_paths():
+        page = (html / "notebooks" / f"{path.stem}.html").read_text()
+        assert "<table" in page, f"{path.stem} shows no table"
+        assert "Traceback" not in page
+    assert "González-Márquez" in (html / "book" / "references.html").read_text()
+    # the embedded profile's book is left alone
+    assert (embedded_index.stat().st_mtime if embedded_index.exists() else None) == embedded_before
+
+
+def test_build_without_executed_notebooks_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTEMBED_EXECUTED", str(tmp_path / "nothing"))
+    with pytest.raises(ValueError, match="run `python -m textembed_utils.book run --profile tiny` first"):
+        book.build("tiny", tmp_path)

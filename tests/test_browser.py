@@ -1,0 +1,59 @@
+"""Open the built tiny-profile book in headless Chromium, as a reader would, and look at every chapter.
+
+For each page: the DOM Chromium renders has its figures (<img>) and tables and no
+error output (no "Traceback", no error or stderr output blocks); a screenshot of
+each page goes to ``screenshots/`` (gitignored). Chromium is Debian's package,
+installed by ``make browser``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from textembed_utils import book
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+SCREENSHOTS = book.PROJECT_ROOT / "screenshots"
+CHAPTERS = [p.stem for p in book.notebook_paths()]
+PAGES = [f"notebooks/{stem}" for stem in CHAPTERS] + ["book/intro", "book/rerun", "book/credits", "book/references"]
+
+
+@pytest.fixture(scope="module")
+def html(isolated_storage, tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed: run `make browser`")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TEXTEMBED_EXECUTED", str(isolated_storage / "executed"))
+        book.run("tiny")
+        yield book.build("tiny", tmp_path_factory.mktemp("tinybook")).parent
+
+
+def chromium(tmp_path, *args: str) -> str:
+    profile_dir = tmp_path / "chromium-profile"
+    completed = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile_dir}", *args],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_errors(html, tmp_path, page):
+    url = (html / f"{page}.html").as_uri()
+    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", url)
+    assert "<main" in dom and "<h1" in dom
+    assert "Traceback" not in dom
+    assert "output_error" not in dom and "output stderr" not in dom and "output traceback" not in dom
+    if page.startswith("notebooks/") and "reproduction" not in page:
+        assert dom.count("<img") >= 1, "no figure on the page"
+    if page.startswith("notebooks/"):
+        assert "<table" in dom, "no table on the page"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    target = SCREENSHOTS / f"tiny-{page.replace('/', '-')}.png"
+    chromium(tmp_path, "--window-size=1280,2400", f"--screenshot={target}", url)
+    assert target.exists() and target.stat().st_size > 10_000
