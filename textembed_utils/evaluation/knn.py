@@ -3,11 +3,20 @@
 Written over chunked torch matrix products instead of scikit-learn's brute force
 because it is the inner loop of every learning curve: the same predictions
 (tested against ``KNeighborsClassifier(algorithm="brute")``), several times
-faster, and memory bounded by ``chunk_size × n_train`` distances at a time.
+faster, and memory bounded by a fixed budget of distances at a time.
+
+How it stays exact while computing in float32: each chunk of test points gets
+its ``k + margin`` nearest candidates from one float32 matrix product, the
+candidates are re-ranked with float64 distances, and a rounding-error bound
+certifies, row by row, that no point outside the candidates can be among the
+true ``k`` nearest. The rare rows it cannot certify are redone in float64 against
+every training point. Float32 halves the arithmetic and memory traffic of the
+product that dominates the cost.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,14 +26,78 @@ from sklearn.model_selection import train_test_split
 from ..errors import TextembedError
 
 METRICS = ("euclidean", "cosine")
+CANDIDATE_MARGIN = 16  # extra float32 candidates per test point, re-ranked in float64
+CHUNK_BYTES = 128 * 2**20  # float32 distances held at once: bounds the memory of a call
+_FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 
 
-def _distances(queries: torch.Tensor, refs: torch.Tensor, ref_sq: torch.Tensor, metric: str) -> torch.Tensor:
-    if metric == "cosine":
-        return 1.0 - queries @ refs.T
-    # ||q||² - 2 q·r + ||r||², the same expansion scikit-learn's euclidean_distances uses.
-    q_sq = (queries * queries).sum(dim=1, keepdim=True)
-    return (q_sq - 2.0 * queries @ refs.T + ref_sq).clamp_(min=0.0)
+def _partial_distances(queries: torch.Tensor, refs: torch.Tensor, ref_sq: torch.Tensor | None) -> torch.Tensor:
+    """Distances minus each query's constant term: ||r||² - 2 q·r (Euclidean) or -q·r (cosine).
+
+    Dropping the per-row constant leaves every row's neighbour order unchanged.
+    """
+    if ref_sq is None:
+        return -(queries @ refs.T)
+    return torch.addmm(ref_sq, queries, refs.T, alpha=-2.0)
+
+
+def _exact_neighbours(
+    queries: torch.Tensor, refs: torch.Tensor, ref_sq: torch.Tensor | None, k: int
+) -> torch.Tensor:
+    """Indices of the ``k`` nearest ``refs`` of each query, from float64 distances (sklearn's expansion)."""
+    return torch.topk(_partial_distances(queries, refs, ref_sq), k, dim=1, largest=False).indices
+
+
+class _Neighbours:
+    """The ``k`` nearest training points of query chunks, float32 search with float64 certification."""
+
+    def __init__(self, refs64: torch.Tensor, metric: str, k: int):
+        self.k = k
+        self.refs64 = refs64
+        self.refs32 = refs64.float()
+        self.euclidean = metric == "euclidean"
+        self.ref_sq64 = (refs64 * refs64).sum(dim=1) if self.euclidean else None
+        self.ref_sq32 = self.ref_sq64.float() if self.euclidean else None
+        self.candidates = min(k + CANDIDATE_MARGIN, len(refs64))
+        self.max_ref_norm = float(refs64.norm(dim=1).max()) if len(refs64) else 0.0
+        # Rounding-error bound of a float32 partial distance (dot product of length d, the
+        # float64→float32 casts, the addmm): 4 (d + 2) u (||q|| + max ||r||)², a deliberately
+        # loose multiple of the classical γ_d bound.
+        self.error_factor = 4.0 * (refs64.shape[1] + 2) * _FLOAT32_UNIT_ROUNDOFF
+
+    def __call__(self, queries64: torch.Tensor) -> torch.Tensor:
+        k = self.k
+        rough = _partial_distances(queries64.float(), self.refs32, self.ref_sq32)
+        rough_dist, cand = torch.topk(rough, self.candidates, dim=1, largest=False, sorted=True)
+        del rough
+        cand_refs = self.refs64[cand]  # (rows, candidates, dim)
+        exact = -2.0 * torch.einsum("rd,rcd->rc", queries64, cand_refs)
+        if self.euclidean:
+            exact += self.ref_sq64[cand]
+        else:
+            exact *= 0.5
+        exact_dist, order = torch.topk(exact, k, dim=1, largest=False, sorted=True)
+        neighbours = torch.gather(cand, 1, order)
+        if self.candidates == len(self.refs64):
+            return neighbours
+        bound = self.error_factor * (queries64.norm(dim=1) + self.max_ref_norm) ** 2
+        certified = rough_dist[:, -1].double() - bound > exact_dist[:, -1]
+        if not bool(certified.all()):
+            redo = (~certified).nonzero().squeeze(1)
+            neighbours[redo] = _exact_neighbours(queries64[redo], self.refs64, self.ref_sq64, k)
+        return neighbours
+
+
+def _check_same_width(train_x: np.ndarray, test_x: np.ndarray) -> None:
+    """Refuse to compare embeddings of different widths (e.g. a cached result of another model)."""
+    train_dim, test_dim = np.shape(train_x)[-1], np.shape(test_x)[-1]
+    if train_dim != test_dim:
+        raise TextembedError(
+            f"The training embeddings have {train_dim} dimensions but the test embeddings {test_dim}: "
+            "they come from different models.",
+            "embed both with the same model; if one side was read from a cache, delete that cache "
+            "entry (or point TEXTEMBED_CACHE elsewhere) so that it is recomputed.",
+        )
 
 
 def knn_predict(
@@ -38,11 +111,16 @@ def knn_predict(
     """Majority label among the ``k`` nearest training points of each test point.
 
     Ties in the vote go to the smallest label (in sorted order), as in
-    scikit-learn. Distances are computed in float64 for exact neighbour order.
+    scikit-learn. Neighbours are exact (float64 order, see the module docstring).
+    At most ``chunk_size`` test points are processed at once, fewer when their
+    distances to all training points would exceed a 128 MiB budget.
     """
     if metric not in METRICS:
         raise TextembedError(f"Unknown kNN metric '{metric}'.", f"use one of: {', '.join(METRICS)}.")
+    _check_same_width(train_x, test_x)
     classes, codes = np.unique(np.asarray(train_y), return_inverse=True)
+    if k < 1:
+        raise TextembedError(f"k={k} neighbours asked for.", "use k ≥ 1 (the paper uses k = 10).")
     if k > len(codes):
         raise TextembedError(
             f"k={k} neighbours asked for, but only {len(codes)} labelled training texts exist.",
@@ -53,15 +131,16 @@ def knn_predict(
     if metric == "cosine":
         refs = torch.nn.functional.normalize(refs, dim=1)
         queries_all = torch.nn.functional.normalize(queries_all, dim=1)
-    ref_sq = (refs * refs).sum(dim=1).unsqueeze(0)
+    nearest = _Neighbours(refs, metric, k)
+    rows = max(1, min(chunk_size, CHUNK_BYTES // (4 * max(1, len(refs)))))
     codes_t = torch.as_tensor(codes)
     predictions = []
-    for start in range(0, len(queries_all), chunk_size):
-        dist = _distances(queries_all[start : start + chunk_size], refs, ref_sq, metric)
-        neighbours = torch.topk(dist, k, dim=1, largest=False, sorted=True).indices
-        votes = torch.zeros(len(dist), len(classes), dtype=torch.int64)
-        votes.scatter_add_(1, codes_t[neighbours], torch.ones_like(neighbours))
-        predictions.append(votes.argmax(dim=1))  # first maximum = smallest label
+    with torch.inference_mode():
+        for start in range(0, len(queries_all), rows):
+            neighbours = nearest(queries_all[start : start + rows])
+            votes = torch.zeros(len(neighbours), len(classes), dtype=torch.int64)
+            votes.scatter_add_(1, codes_t[neighbours], torch.ones_like(neighbours))
+            predictions.append(votes.argmax(dim=1))  # first maximum = smallest label
     return classes[torch.cat(predictions).numpy()] if predictions else classes[:0]
 
 
@@ -77,7 +156,10 @@ def split_indices(
             "classification accuracy is meaningless.",
             "use a label column with at least two classes.",
         )
-    can_stratify = stratify and counts.min() >= 2
+    # scikit-learn refuses to stratify when a class has one text or a side is smaller
+    # than the number of classes (tiny corpora): fall back to a plain random split.
+    n_test = math.ceil(test_size * len(labels))
+    can_stratify = stratify and counts.min() >= 2 and min(n_test, len(labels) - n_test) >= len(classes)
     return train_test_split(
         np.arange(len(labels)), test_size=test_size, random_state=seed,
         stratify=labels if can_stratify else None,
