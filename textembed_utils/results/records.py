@@ -1,6 +1,6 @@
 """JSON results records: everything needed to trust, compare and redo a run.
 
-Each experiment writes ``results/<profile>/<experiment>.json`` holding its config,
+Each experiment writes ``results/<profile>/<experiment>.json`` holding its config (and seed),
 metrics, curves, package versions, git commit, device, wall time and the
 fingerprint of the data it ran on. The book's tables read only these files.
 """
@@ -78,6 +78,7 @@ def write_record(
         "device": device,
         "wall_time_s": wall_time_s,
         "data_fingerprint": data_fingerprint,
+        "seed": config.get("seed"),
         "versions": package_versions(),
         "git_commit": git_commit(),
         "machine": {"platform": platform.platform(), "processor": platform.processor()},
