@@ -22,17 +22,37 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.json"))
 
 
-def _merge(base: dict, overrides: dict, where: str = "") -> dict:
+def _read(name: str) -> dict:
+    path = PROFILE_DIR / f"{name}.json"
+    if not path.exists():
+        raise TextembedError(f"Unknown profile '{name}'.", f"use one of: {', '.join(profile_names())}.")
+    return json.loads(path.read_text())
+
+
+def start_settings() -> set[str]:
+    """Every setting some start of some stored profile uses; each may be overridden in any start.
+
+    Starts differ in what they store (one trains for ``steps``, another for
+    ``epochs``), so overriding ``starts.bare.steps`` must work even where the bare
+    start of this profile only names ``epochs``.
+    """
+    return {key for name in profile_names() for start in _read(name)["starts"].values() for key in start}
+
+
+def _merge(base: dict, overrides: dict, where: str = "", also_allowed: frozenset[str] = frozenset()) -> dict:
     """Deep-merge ``overrides`` into ``base``; unknown keys are errors, not silent additions."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
         path = f"{where}{key}"
-        if key not in merged:
+        if key not in merged and key not in also_allowed:
+            choices = sorted(set(base) | also_allowed)
             raise TextembedError(
-                f"Unknown profile setting '{path}'.", f"use one of: {', '.join(sorted(base))} (under '{where or 'top'}')."
+                f"Unknown profile setting '{path}'.", f"use one of: {', '.join(choices)} (under '{where or 'top'}')."
             )
-        if isinstance(merged[key], dict) and isinstance(value, dict) and key not in ("config_overrides", "source_size"):
-            merged[key] = _merge(merged[key], value, f"{path}.")
+        nested = isinstance(merged.get(key), dict) and isinstance(value, dict)
+        if nested and key not in ("config_overrides", "source_size"):
+            allowed = frozenset(start_settings()) if where == "starts." else frozenset()
+            merged[key] = _merge(merged[key], value, f"{path}.", allowed)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -40,11 +60,8 @@ def _merge(base: dict, overrides: dict, where: str = "") -> dict:
 
 def load_profile(name: str = DEFAULT_PROFILE, overrides: dict[str, Any] | None = None) -> dict:
     """The profile ``name`` as a dict, with ``overrides`` (nested dicts allowed) applied."""
-    path = PROFILE_DIR / f"{name}.json"
-    if not path.exists():
-        raise TextembedError(f"Unknown profile '{name}'.", f"use one of: {', '.join(profile_names())}.")
-    profile = json.loads(path.read_text())
-    return _merge(profile, overrides or {}) if overrides else profile
+    profile = _read(name)
+    return _merge(profile, overrides) if overrides else profile
 
 
-__all__ = ["DEFAULT_PROFILE", "load_profile", "profile_names"]
+__all__ = ["DEFAULT_PROFILE", "load_profile", "profile_names", "start_settings"]
