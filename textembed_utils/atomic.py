@@ -1,14 +1,16 @@
-"""Atomic file writes and a simple inter-process lock.
+"""Atomic file writes, a simple inter-process lock and content digests of cache entries.
 
 Every file the package writes (caches, results records, models, downloads) goes
 through here: data lands in a temporary file in the same folder and is renamed
 into place, so a crash never leaves a file that looks valid but is truncated.
+``tree_digest`` catches what renames cannot: a cache entry damaged afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -103,3 +105,24 @@ def file_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def tree_digest(folder: str | os.PathLike, exclude: tuple[str, ...] = ()) -> str:
+    """SHA-256 over the relative path and bytes of every file under ``folder``.
+
+    Stored next to a cache entry when it is written and compared when it is read,
+    it detects a truncated or altered file (``exclude`` names top-level files that
+    legitimately change, e.g. the summary that holds the digest itself).
+    """
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        if relative.parts[0] in exclude:
+            continue
+        digest.update(str(relative).encode() + b"\0")
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\1")
+    return digest.hexdigest()

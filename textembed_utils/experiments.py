@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .atomic import file_lock, write_json
+from .atomic import file_lock, tree_digest, write_json
 from .corpora import Corpus, load_corpus
 from .errors import TextembedError
 from .evaluation.encode import encode
@@ -105,6 +107,31 @@ def _cache_key(profile: dict, start: str, config: TrainConfig, corpus: Corpus, p
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+_SUMMARY_FILE = "training.json"
+
+
+def _intact_cache_entry(folder: Path) -> dict | None:
+    """The stored summary of a trained model, or None when it is missing or damaged.
+
+    A damaged entry (unreadable summary, or weights whose digest differs from the
+    one recorded when they were written, e.g. a truncated model file) is reported
+    with a warning and then trained again, never loaded.
+    """
+    summary_path = folder / _SUMMARY_FILE
+    if not summary_path.exists():
+        return None
+    try:
+        summary = json.loads(summary_path.read_text())
+        intact = summary.get("weights_sha256") == tree_digest(folder, exclude=(_SUMMARY_FILE,))
+    except (OSError, ValueError):
+        intact = False
+    if not intact:
+        warnings.warn(f"The cached model {folder} is damaged (its files do not match their recorded "
+                      "digest); training it again.", stacklevel=3)
+        return None
+    return summary
+
+
 def trained_encoder(
     profile: dict,
     start: str,
@@ -125,10 +152,11 @@ def trained_encoder(
     config = train_config(profile, start, augmentation, **overrides)
     folder = cache_dir() / "models" / profile["name"] / f"{start}-{augmentation}-{_cache_key(profile, start, config, corpus, pooling)}"
     with file_lock(folder.with_suffix(".lock")):
-        summary_path = folder / "training.json"
-        if summary_path.exists():
+        summary_path = folder / _SUMMARY_FILE
+        cached = _intact_cache_entry(folder)
+        if cached is not None:
             encoder = load_encoder(str(folder), max_length=config.max_length, pooling=pooling)
-            return encoder, {**json.loads(summary_path.read_text()), "cache_key": folder.name, "cached": True}
+            return encoder, {**cached, "cache_key": folder.name, "cached": True}
         encoder = make_encoder(profile, start, pooling)
         eval_fn = (lambda enc, step: knn_metrics(enc, eval_data, profile)) if eval_data else None
         began = time.perf_counter()
@@ -145,7 +173,9 @@ def trained_encoder(
             "cache_key": folder.name,
         }
         encoder.save(folder)
+        summary["weights_sha256"] = tree_digest(folder, exclude=(_SUMMARY_FILE,))
         write_json(summary_path, summary)
+        shutil.rmtree(folder.with_name(folder.name + ".ckpt"), ignore_errors=True)  # the run is complete
         return encoder, {**summary, "cached": False}
 
 
@@ -162,6 +192,26 @@ def notebook_settings(namespace: dict, spec: dict) -> dict:
     return {**values, "profile_settings": load_profile(values["profile"])}
 
 
+def _intact_embeddings(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """Cached embeddings at ``path`` if readable and of ``shape``; else None (with a warning if present).
+
+    A wrong width means the key named another model than the encoder at hand (e.g. a
+    different hidden size): the vectors are recomputed rather than mixed with others.
+    """
+    if not path.exists():
+        return None
+    try:
+        vectors = np.load(path)
+    except (OSError, ValueError) as exc:
+        problem = f"cannot be read ({exc})"
+    else:
+        if vectors.shape == shape:
+            return vectors
+        problem = f"has shape {vectors.shape}, expected {shape} (texts × hidden size of this encoder)"
+    warnings.warn(f"The cached embeddings {path} {problem}; computing them again.", stacklevel=3)
+    return None
+
+
 def cached_embeddings(
     profile: dict, encoder: TextEncoder, texts: list[str], model_key: str, max_length: int | None = None
 ) -> np.ndarray:
@@ -175,8 +225,9 @@ def cached_embeddings(
     digest = hashlib.sha256(json.dumps([__version__, model_key, max_length, texts]).encode()).hexdigest()[:16]
     path = cache_dir() / "embeddings" / profile["name"] / f"{model_key}-{digest}.npy"
     with file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            return np.load(path)
+        cached = _intact_embeddings(path, (len(texts), encoder.hidden_size))
+        if cached is not None:
+            return cached
         vectors = encode(encoder, texts, batch_size=ev["batch_size"], max_length=max_length, progress=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npy")
