@@ -3,7 +3,7 @@
 Written over chunked torch matrix products instead of scikit-learn's brute force
 because it is the inner loop of every learning curve: the same predictions
 (tested against ``KNeighborsClassifier(algorithm="brute")``), several times
-faster, and memory bounded by a fixed budget of distances at a time.
+faster, and memory bounded by a fixed budget of working buffers at a time.
 
 How it stays exact while computing in float32: each chunk of test points gets
 its ``k + margin`` nearest candidates from one float32 matrix product, the
@@ -27,7 +27,9 @@ from ..errors import TextembedError
 
 METRICS = ("euclidean", "cosine")
 CANDIDATE_MARGIN = 16  # extra float32 candidates per test point, re-ranked in float64
-CHUNK_BYTES = 128 * 2**20  # float32 distances held at once: bounds the memory of a call
+# Largest working buffer of a chunk: bounds the memory of a call whatever the corpus size,
+# while keeping chunks few (each chunk costs a dozen small tensor operations).
+CHUNK_BYTES = 64 * 2**20
 _FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 
 
@@ -41,51 +43,68 @@ def _partial_distances(queries: torch.Tensor, refs: torch.Tensor, ref_sq: torch.
     return torch.addmm(ref_sq, queries, refs.T, alpha=-2.0)
 
 
-def _exact_neighbours(
-    queries: torch.Tensor, refs: torch.Tensor, ref_sq: torch.Tensor | None, k: int
-) -> torch.Tensor:
-    """Indices of the ``k`` nearest ``refs`` of each query, from float64 distances (sklearn's expansion)."""
-    return torch.topk(_partial_distances(queries, refs, ref_sq), k, dim=1, largest=False).indices
-
-
 class _Neighbours:
-    """The ``k`` nearest training points of query chunks, float32 search with float64 certification."""
+    """The ``k`` nearest reference points of query chunks: float32 search, certified exact.
 
-    def __init__(self, refs64: torch.Tensor, metric: str, k: int):
+    A row's float32 top ``k`` is certain when the gap to the next candidate exceeds
+    twice the rounding bound. The other rows re-rank their ``k + margin`` candidates
+    in float64 (scikit-learn's expansion), certified when the last candidate is
+    farther than the bound allows; what is still uncertain is searched in float64
+    against every reference. ``refs`` stay in the caller's precision.
+    """
+
+    def __init__(self, refs: torch.Tensor, metric: str, k: int):
         self.k = k
-        self.refs64 = refs64
-        self.refs32 = refs64.float()
+        self.refs = refs
+        self.refs32 = refs.float()
         self.euclidean = metric == "euclidean"
-        self.ref_sq64 = (refs64 * refs64).sum(dim=1) if self.euclidean else None
-        self.ref_sq32 = self.ref_sq64.float() if self.euclidean else None
-        self.candidates = min(k + CANDIDATE_MARGIN, len(refs64))
-        self.max_ref_norm = float(refs64.norm(dim=1).max()) if len(refs64) else 0.0
-        # Rounding-error bound of a float32 partial distance (dot product of length d, the
-        # float64→float32 casts, the addmm): 4 (d + 2) u (||q|| + max ||r||)², a deliberately
-        # loose multiple of the classical γ_d bound.
-        self.error_factor = 4.0 * (refs64.shape[1] + 2) * _FLOAT32_UNIT_ROUNDOFF
+        norms32 = torch.linalg.vector_norm(self.refs32, dim=1)
+        self.ref_sq32 = norms32.square() if self.euclidean else None
+        self.candidates = min(k + CANDIDATE_MARGIN, len(refs))
+        self.max_ref_norm = float(norms32.max()) * (1 + 1e-5) if len(refs) else 0.0
+        # Worst-case rounding error of a float32 partial distance ||r||² - 2 q·r: the classical
+        # γ_n bound of a length-d dot product (any summation order) plus the casts to float32
+        # and the final add, (d + 4) u (||q|| + max ||r||)², with 1% to spare.
+        self.error_factor = 1.01 * (refs.shape[1] + 4) * _FLOAT32_UNIT_ROUNDOFF
 
-    def __call__(self, queries64: torch.Tensor) -> torch.Tensor:
+    def rows_per_chunk(self, limit: int) -> int:
+        """Query rows per chunk so that neither the distances nor the gathered candidates exceed the budget."""
+        per_row = max(4 * len(self.refs), 8 * self.candidates * self.refs.shape[1])
+        return max(1, min(limit, CHUNK_BYTES // per_row))
+
+    def exact(self, queries64: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Float64 partial distances from each query to its rows of ``index`` references."""
+        rows = self.refs.index_select(0, index.reshape(-1)).view(*index.shape, -1).double()
+        dist = -2.0 * torch.bmm(rows, queries64.unsqueeze(2)).squeeze(2)
+        return dist + rows.square().sum(dim=2) if self.euclidean else 0.5 * dist
+
+    def __call__(self, queries: torch.Tensor) -> torch.Tensor:
         k = self.k
-        rough = _partial_distances(queries64.float(), self.refs32, self.ref_sq32)
+        rough = _partial_distances(queries.float(), self.refs32, self.ref_sq32)
         rough_dist, cand = torch.topk(rough, self.candidates, dim=1, largest=False, sorted=True)
         del rough
-        cand_refs = self.refs64[cand]  # (rows, candidates, dim)
-        exact = -2.0 * torch.einsum("rd,rcd->rc", queries64, cand_refs)
-        if self.euclidean:
-            exact += self.ref_sq64[cand]
-        else:
-            exact *= 0.5
-        exact_dist, order = torch.topk(exact, k, dim=1, largest=False, sorted=True)
-        neighbours = torch.gather(cand, 1, order)
-        if self.candidates == len(self.refs64):
+        neighbours = cand[:, :k].clone()
+        if self.candidates == k:
             return neighbours
-        bound = self.error_factor * (queries64.norm(dim=1) + self.max_ref_norm) ** 2
-        certified = rough_dist[:, -1].double() - bound > exact_dist[:, -1]
-        if not bool(certified.all()):
-            redo = (~certified).nonzero().squeeze(1)
-            neighbours[redo] = _exact_neighbours(queries64[redo], self.refs64, self.ref_sq64, k)
+        bound = self.error_factor * (torch.linalg.vector_norm(queries.float(), dim=1) + self.max_ref_norm) ** 2
+        unsure = (rough_dist[:, k] - rough_dist[:, k - 1] <= 2 * bound).nonzero().squeeze(1)
+        if len(unsure):
+            queries64 = queries[unsure].double()
+            exact_dist, order = torch.topk(self.exact(queries64, cand[unsure]), k, dim=1, largest=False)
+            neighbours[unsure] = torch.gather(cand[unsure], 1, order)
+            complete = self.candidates == len(self.refs)
+            redo = ~(complete | (rough_dist[unsure, -1].double() - bound[unsure] > exact_dist.max(dim=1).values))
+            if bool(redo.any()):
+                neighbours[unsure[redo]] = self.full_search(queries64[redo])
         return neighbours
+
+    def full_search(self, queries64: torch.Tensor) -> torch.Tensor:
+        """Float64 distances to every reference: the fallback for rows the bound cannot certify."""
+        dist = torch.cat([
+            self.exact(queries64, torch.arange(start, min(start + 4096, len(self.refs))).expand(len(queries64), -1))
+            for start in range(0, len(self.refs), 4096)
+        ], dim=1)
+        return torch.topk(dist, self.k, dim=1, largest=False).indices
 
 
 def _check_same_width(train_x: np.ndarray, test_x: np.ndarray) -> None:
@@ -113,7 +132,7 @@ def knn_predict(
     Ties in the vote go to the smallest label (in sorted order), as in
     scikit-learn. Neighbours are exact (float64 order, see the module docstring).
     At most ``chunk_size`` test points are processed at once, fewer when their
-    distances to all training points would exceed a 128 MiB budget.
+    working buffers would exceed ``CHUNK_BYTES``.
     """
     if metric not in METRICS:
         raise TextembedError(f"Unknown kNN metric '{metric}'.", f"use one of: {', '.join(METRICS)}.")
@@ -126,13 +145,14 @@ def knn_predict(
             f"k={k} neighbours asked for, but only {len(codes)} labelled training texts exist.",
             f"use k ≤ {len(codes)} or a larger labelled corpus.",
         )
-    refs = torch.as_tensor(np.asarray(train_x), dtype=torch.float64)
-    queries_all = torch.as_tensor(np.asarray(test_x), dtype=torch.float64)
+    refs, queries_all = (torch.as_tensor(np.asarray(x)) for x in (train_x, test_x))
+    if not refs.is_floating_point():
+        refs, queries_all = refs.double(), queries_all.double()
     if metric == "cosine":
         refs = torch.nn.functional.normalize(refs, dim=1)
         queries_all = torch.nn.functional.normalize(queries_all, dim=1)
     nearest = _Neighbours(refs, metric, k)
-    rows = max(1, min(chunk_size, CHUNK_BYTES // (4 * max(1, len(refs)))))
+    rows = nearest.rows_per_chunk(chunk_size)
     codes_t = torch.as_tensor(codes)
     predictions = []
     with torch.inference_mode():
