@@ -90,7 +90,7 @@ def file_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
     other's files. With ``wait=False`` a held lock raises a clear error at once.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(path.parent)
     with open(path, "a+") as fh:
         flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
         try:

@@ -7,6 +7,8 @@ final weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,5 +37,11 @@ def load_checkpoint(folder: str | Path | None, fingerprint: str) -> dict | None:
     path = Path(folder) / CHECKPOINT_FILE
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        # Atomic writes rule out a half-written checkpoint, not later damage: start over.
+        warnings.warn(f"Ignoring the unreadable checkpoint {path} ({exc}); training from the start.",
+                      stacklevel=2)
+        return None
     return state if state.get("fingerprint") == fingerprint else None
