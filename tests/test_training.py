@@ -82,16 +82,19 @@ def test_eval_callback_gives_a_learning_curve_in_eval_mode(tiny_encoder, toy_cor
     assert result.config["eval_every"] == 2 and result.crop_stats.croppable == 48
 
 
-# Dropout exercises the model's RNG; crops+masking the pair sampler and the mask draws.
-@pytest.mark.parametrize("augmentation", ["dropout", "crops+masking"])
-def test_same_seed_gives_identical_losses_and_weights(toy_corpus, augmentation):
-    def run():
-        from textembed_utils.models import load_encoder
-        from conftest import TINY_CONFIG
+# Dropout exercises the model's RNG; crops+masking the pair sampler and the mask draws;
+# batches of 32 pairs (64 texts) are forwarded in several length groups.
+@pytest.mark.parametrize(("augmentation", "batch_size"), [("dropout", 8), ("crops+masking", 8), ("dropout", 32)])
+def test_same_seed_gives_identical_losses_and_weights(augmentation, batch_size):
+    from conftest import TINY_CONFIG
+    from textembed_utils.models import load_encoder
 
+    corpus = make_toy_corpus(64)
+
+    def run():
         encoder = load_encoder(init="random", config_overrides=TINY_CONFIG, max_length=48, seed=3)
-        result = train(encoder, toy_corpus.texts, config(augmentation=augmentation, steps=3, seed=5),
-                       progress=False)
+        result = train(encoder, corpus.texts, config(augmentation=augmentation, batch_size=batch_size, steps=2,
+                                                     seed=5), progress=False)
         return result.losses, weights(encoder)
 
     (losses_a, weights_a), (losses_b, weights_b) = run(), run()
