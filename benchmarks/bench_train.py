@@ -1,0 +1,202 @@
+"""Training throughput: ours vs sentence-transformers' trainer vs the authors' corpus-wide padding.
+
+All three train all-MiniLM-L6-v2 on the same crop pairs of the wiki corpus (the
+first batches of epoch 0, seed 42), batch 64 pairs, max_length 128, Adam(W) at
+lr 2e-5 without weight decay, InfoNCE with scale 20, in fp32 on the same threads:
+
+- ours: ``textembed_utils.training.train`` (length-grouped per-batch padding);
+- sentence-transformers: ``SentenceTransformerTrainer`` + ``MultipleNegativesRankingLoss``
+  (scale 20), batches in the same order (a sequential batch sampler);
+- the authors' scheme: every crop tokenized once, padded to the corpus' longest
+  crop, then the same model, loss, optimiser and schedule.
+
+Each contender's training loop is timed (not model loading), over interleaved
+repeats. The same run measures the machine's fp32 matrix-product peak, so the
+achieved GFLOP/s (6 × non-embedding parameters × real tokens / s) can be put
+against it.
+
+    .venv/bin/python benchmarks/bench_train.py
+    .venv/bin/python benchmarks/bench_train.py --steps 20 --repeats 5   # steadier figures
+    .venv/bin/python benchmarks/bench_train.py --profile                # where ours spends its time
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from harness import compare, fix_threads, interleaved, matmul_peak_gflops, median, parse_args, report
+from training_setup import (
+    SEED, batch_texts, first_pairs, gflops, non_embedding_params, real_tokens, train_config, wiki_texts,
+)
+from transformers import TrainerCallback, get_linear_schedule_with_warmup
+
+from textembed_utils.augment.cropping import windows_per_text
+from textembed_utils.models import embedded_model_path, load_encoder
+from textembed_utils.training import info_nce, train
+
+BATCH, MAX_LENGTH, N_SENTENCES, LR, SCALE = 64, 128, 1, 2e-5, 20.0
+
+
+class _LoopTimer(TrainerCallback):
+    """Seconds from the first step's start to the last step's end: the steps, not the trainer's set-up."""
+
+    began: float | None = None
+
+    def on_step_begin(self, *_, **__):
+        if self.began is None:
+            self.began = time.perf_counter()
+
+    def on_step_end(self, *_, **__):
+        self.seconds = time.perf_counter() - self.began
+
+
+def sentence_transformers_run(pairs: list[tuple[str, str]], steps: int, output_dir: str):
+    """A function that trains a SentenceTransformer on ``pairs`` for ``steps`` and returns its loop seconds."""
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.base.sampler import DefaultBatchSampler
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from torch.utils.data import SequentialSampler
+
+    model = SentenceTransformer(str(embedded_model_path()), device="cpu")
+    model.max_seq_length = MAX_LENGTH
+    data = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
+
+    def in_order(dataset, **kwargs):
+        return DefaultBatchSampler(SequentialSampler(dataset), **kwargs)
+
+    args = SentenceTransformerTrainingArguments(
+        output_dir=output_dir, per_device_train_batch_size=BATCH, learning_rate=LR, weight_decay=0.0,
+        max_steps=steps, warmup_steps=0.1, seed=SEED, use_cpu=True, report_to="none", save_strategy="no",
+        logging_strategy="no", disable_tqdm=True, dataloader_drop_last=True, batch_sampler=in_order,
+    )
+    loss = MultipleNegativesRankingLoss(model, scale=SCALE)
+
+    def run() -> float:
+        timer = _LoopTimer()
+        SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss,
+                                   callbacks=[timer]).train()
+        return timer.seconds
+
+    return run
+
+
+def authors_padding_run(pairs: list[tuple[str, str]], corpus_windows: list[str], steps: int):
+    """The authors' scheme: one tokenization of the corpus padded to its longest crop, then plain steps."""
+    encoder = load_encoder(max_length=MAX_LENGTH)
+    longest = max(encoder.tokenizer(corpus_windows, truncation=True, max_length=MAX_LENGTH,
+                                    return_length=True)["length"])
+    # Anchors then positives, every one padded to the corpus' longest crop.
+    tokens = encoder.tokenizer(batch_texts(pairs), truncation=True, max_length=longest,
+                               padding="max_length", return_tensors="pt")
+    ids, mask, half = tokens["input_ids"], tokens["attention_mask"], len(pairs)
+
+    def run() -> float:
+        encoder.train()
+        optimizer = torch.optim.Adam(encoder.parameters(), lr=LR)
+        schedule = get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
+        began = time.perf_counter()
+        for step in range(steps):
+            rows = [*range(step * BATCH, (step + 1) * BATCH), *range(half + step * BATCH, half + (step + 1) * BATCH)]
+            vectors = encoder(ids[rows], mask[rows])
+            loss = info_nce(vectors[:BATCH], vectors[BATCH:], 1.0 / SCALE)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+        loss.item()
+        return time.perf_counter() - began
+
+    return run, int(longest)
+
+
+def ours_run(texts: list[str], steps: int):
+    encoder = load_encoder(max_length=MAX_LENGTH)
+    config = train_config(N_SENTENCES, BATCH, steps, MAX_LENGTH)
+    return lambda: train(encoder, texts, config, progress=False).train_seconds
+
+
+def profile_ours(texts: list[str], steps: int) -> None:
+    """Print torch.profiler's table of ours: which operators the training time goes to."""
+    from torch.profiler import profile
+
+    run = ours_run(texts, steps)
+    run()
+    with profile() as prof:
+        run()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+
+
+def main() -> None:
+    def options(parser):
+        parser.add_argument("--steps", type=int, default=6, help="training steps per timed run")
+        parser.add_argument("--profile", action="store_true", help="print a torch.profiler table of ours and exit")
+
+    args = parse_args(__doc__.splitlines()[0], options)
+    limits = fix_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
+    repeats = args.repeats or 3
+    texts = wiki_texts()
+    if args.profile:
+        profile_ours(texts, args.steps)
+        return
+    import tempfile
+
+    pairs = first_pairs(texts, N_SENTENCES, BATCH, args.steps)
+    windows = [w for ws in windows_per_text(texts, N_SENTENCES)[0] for w in ws]
+    authors, longest = authors_padding_run(pairs, windows, args.steps)
+    with tempfile.TemporaryDirectory() as scratch:
+        cases = {
+            "ours": ours_run(texts, args.steps),
+            "sentence_transformers": sentence_transformers_run(pairs, args.steps, scratch),
+            "authors_padding": authors,
+        }
+        seconds: dict[str, list[float]] = {name: [] for name in cases}
+        peaks = []
+        for round_ in range(repeats + 1):  # round 0 warms up and is not kept
+            peaks.append(matmul_peak_gflops())
+            for name, run in cases.items():
+                took = run()
+                if round_:
+                    seconds[name].append(took)
+    encoder = load_encoder(max_length=MAX_LENGTH)
+    tokens, params = real_tokens(encoder, pairs, MAX_LENGTH), non_embedding_params(encoder)
+    med = {name: median(s) for name, s in seconds.items()}
+    pairs_per_s = {name: len(pairs) / s for name, s in med.items()}
+    achieved = {name: gflops(params, tokens, s) for name, s in med.items()}
+    peak = max(peaks[1:] or peaks)
+    padded_tokens = {"authors_padding": 2 * len(pairs) * longest}
+    comparisons = [
+        compare("train_vs_sentence_transformers", pairs_per_s["ours"], pairs_per_s["sentence_transformers"],
+                "pairs/s", higher_is_better=True, goal=1.2),
+        compare("train_vs_authors_padding", pairs_per_s["ours"], pairs_per_s["authors_padding"], "pairs/s",
+                higher_is_better=True, goal=2.0,
+                note=f"authors' scheme pads every crop to the corpus' longest, {longest} tokens"),
+        compare("train_matmul_peak_fraction", achieved["ours"], peak, "GFLOP/s", higher_is_better=True, goal=0.8,
+                note="ratio = achieved training GFLOP/s (real tokens) / fp32 matmul peak measured in the same run"),
+    ]
+    report(
+        "bench_train", "training throughput, all-MiniLM-L6-v2, crops of the wiki corpus", args,
+        comparisons=comparisons,
+        figures={
+            "seconds": seconds, "median_seconds": med, "pairs_per_second": pairs_per_s,
+            "achieved_gflops": achieved, "matmul_peak_gflops_per_round": peaks[1:], "matmul_peak_gflops": peak,
+            "pairs": len(pairs), "real_tokens": tokens, "non_embedding_params": params,
+            "real_tokens_per_pair": tokens / len(pairs), "authors_padding_width": longest,
+            "padded_tokens": padded_tokens,
+        },
+        settings={"model": "all-MiniLM-L6-v2", "corpus": "wiki", "n_sentences": N_SENTENCES, "batch_size": BATCH,
+                  "max_length": MAX_LENGTH, "steps_per_run": args.steps, "repeats": repeats, "lr": LR,
+                  "scale": SCALE, "threads": args.threads, "precision": "fp32"},
+        notes=[
+            "GFLOP/s counts 6 x non-embedding parameters x real (non-padding) tokens per second: "
+            "useful work only, attention's sequence-length term excluded.",
+            "The matmul peak is the best of one 2048x2048 fp32 product per round, on the same threads.",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
