@@ -220,5 +220,5 @@ def report(
         "notes": notes,
     }
     path = write_json(RESULTS_DIR / f"{benchmark}.json", record)
-    print(f"wrote {path.relative_to(RESULTS_DIR.parent.parent)}")
+    print(f"wrote {path}")
     return path

@@ -1,0 +1,72 @@
+"""Benchmarks' plumbing, without timing anything: records written by the harness render into the page,
+and the fast kNN agrees with scikit-learn on the benchmark's synthetic data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.neighbors import KNeighborsClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import harness  # noqa: E402
+import render_page  # noqa: E402
+from bench_knn import gaussian_mixture  # noqa: E402
+
+from textembed_utils.evaluation import knn_predict  # noqa: E402
+
+
+@pytest.fixture
+def results_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path)
+    args = argparse.Namespace(threads=2, no_write=False)
+    harness.report(
+        "bench_encode", "encoding throughput", args,
+        comparisons=[harness.compare("encode_vs_sentence_transformers", 30.0, 20.0, "texts/s",
+                                     higher_is_better=True, goal=1.0)],
+        figures={"texts_per_second": {"ours": 30.0, "sentence_transformers": 20.0},
+                 "ms_per_text": {"ours": 33.3, "sentence_transformers": 50.0}, "texts": 8,
+                 "mean_tokens_per_text": 100.0, "max_abs_difference": 1e-6},
+        settings={}, notes=["a fixture note"],
+    )
+    harness.report(
+        "bench_knn", "exact kNN", args,
+        comparisons=[harness.compare("knn_vs_sklearn_10k", 0.5, 2.0, "s", higher_is_better=False, goal=5.0)],
+        figures={"sizes": [{"n_texts": 10_000, "n_queries": 1_000, "n_reference": 9_000,
+                            "median_s": {"ours": 0.5, "sklearn": 2.0},
+                            "peak_extra_rss_mb": {"ours": 64.0, "sklearn": 10.0},
+                            "distance_matrix_mb_if_unchunked": 68.7, "identical_predictions": True}]},
+        settings={}, notes=[],
+    )
+    return tmp_path
+
+
+def test_record_holds_machine_versions_and_oriented_ratios(results_dir):
+    record = json.loads((results_dir / "bench_knn.json").read_text())
+    assert {"cpu", "cores", "torch_threads"} <= set(record["machine"])
+    assert "torch" in record["versions"] and record["date"] and record["commit"]
+    (comparison,) = record["comparisons"]
+    assert comparison["ratio"] == pytest.approx(4.0)  # lower seconds is better: baseline / ours
+    assert comparison["met"] is False
+
+
+def test_page_renders_every_figure_from_the_records(results_dir):
+    page = render_page.render(results_dir)
+    assert page.startswith("# Performance")
+    assert "`encode_vs_sentence_transformers` | 30 | 20 | texts/s | 1.50×" in page
+    assert "`knn_vs_sklearn_10k` | 0.5 | 2 | s | 4.00× | ≥ 5× (not met)" in page
+    assert "a fixture note" in page and "GPU timings were not taken" in page
+    assert "## Encoding" in page and "## kNN accuracy" in page
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_knn_matches_sklearn_on_benchmark_data(metric):
+    vectors, labels = gaussian_mixture(3_000, seed=1)
+    train_x, train_y, test_x = vectors[:2_700], labels[:2_700], vectors[2_700:]
+    expected = KNeighborsClassifier(n_neighbors=10, algorithm="brute", metric=metric).fit(train_x, train_y)
+    np.testing.assert_array_equal(knn_predict(train_x, train_y, test_x, metric=metric), expected.predict(test_x))
