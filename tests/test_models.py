@@ -65,6 +65,11 @@ def test_encode_restores_order_and_is_batch_independent(tiny_encoder):
     np.testing.assert_allclose(np.linalg.norm(normalised, axis=1), 1.0, atol=1e-6)
 
 
+def test_encoding_no_texts_gives_empty_arrays_of_the_right_width(tiny_encoder):
+    assert encode(tiny_encoder, [], progress=False).shape == (0, 64)
+    assert encode(tiny_encoder, [], all_layers=True, progress=False).shape == (3, 0, 64)
+
+
 @pytest.mark.parametrize("pooling", ["mean", "cls", "sep"])
 def test_saved_transformer_loads_in_sentence_transformers_with_the_same_vectors(tmp_path, tiny_encoder, pooling):
     tiny_encoder.pooling = pooling

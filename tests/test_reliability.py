@@ -21,7 +21,7 @@ import torch
 from textembed_utils import experiments
 from textembed_utils.augment import crop_windows
 from textembed_utils.errors import TextembedError
-from textembed_utils.evaluation import encode
+from textembed_utils.evaluation import encode, knn_accuracy
 from textembed_utils.profiles import load_profile
 from textembed_utils.training import TrainConfig, train
 from textembed_utils.training.checkpoint import CHECKPOINT_FILE
@@ -68,6 +68,31 @@ def test_out_of_range_training_settings_name_the_setting_and_the_fix(setting, va
     with pytest.raises(TextembedError) as err:
         TrainConfig(**{setting: value})
     assert f"{setting}={value!r}" in err.value.problem and f"set {setting} to" in err.value.fix
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [("steps", 10.0, "int or None"), ("lr", "2e-5", "float"), ("batch_size", True, "int"),
+     ("symmetric", 1, "bool"), ("augmentation", None, "str")],
+)
+def test_wrong_types_of_training_settings_are_named(setting, value, expected):
+    with pytest.raises(TextembedError) as err:
+        TrainConfig(**{setting: value})
+    assert f"{setting}={value!r} has type" in err.value.problem and expected in err.value.fix
+
+
+def test_numpy_numbers_are_accepted_as_plain_numbers():
+    config = TrainConfig(steps=np.int64(3), lr=np.float32(0.5), epochs=2)
+    assert (type(config.steps), type(config.lr), config.epochs) == (int, float, 2)
+    assert config.fingerprint() == TrainConfig(steps=3, lr=0.5, epochs=2).fingerprint()
+
+
+def test_diverged_embeddings_are_refused_by_knn(toy_corpus):
+    embeddings = np.random.default_rng(0).normal(size=(48, 4))
+    embeddings[5, 2] = np.nan
+    with pytest.raises(TextembedError, match="NaN") as err:
+        knn_accuracy(embeddings, np.array(toy_corpus.labels), k=3)
+    assert "lower learning rate" in err.value.fix
 
 
 def test_unknown_profile_and_start():

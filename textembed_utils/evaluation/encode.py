@@ -41,6 +41,9 @@ def encode(
     Raw (non-normalised) vectors by default, as the paper's Euclidean kNN uses.
     Runs on the encoder's device, in eval mode, in bf16 autocast on CUDA.
     """
+    if len(texts) == 0:
+        shape = (encoder.num_layers + 1, 0, encoder.hidden_size) if all_layers else (0, encoder.hidden_size)
+        return np.zeros(shape, dtype=np.float32)
     max_length = max_length or encoder.max_length
     was_training = encoder.training
     encoder.eval()

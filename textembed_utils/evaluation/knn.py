@@ -107,8 +107,8 @@ class _Neighbours:
         return torch.topk(dist, self.k, dim=1, largest=False).indices
 
 
-def _check_same_width(train_x: np.ndarray, test_x: np.ndarray) -> None:
-    """Refuse to compare embeddings of different widths (e.g. a cached result of another model)."""
+def _check_embeddings(train_x: np.ndarray, test_x: np.ndarray) -> None:
+    """Refuse embeddings of different widths (e.g. a cached result of another model) or with NaN/inf."""
     train_dim, test_dim = np.shape(train_x)[-1], np.shape(test_x)[-1]
     if train_dim != test_dim:
         raise TextembedError(
@@ -116,6 +116,12 @@ def _check_same_width(train_x: np.ndarray, test_x: np.ndarray) -> None:
             "they come from different models.",
             "embed both with the same model; if one side was read from a cache, delete that cache "
             "entry (or point TEXTEMBED_CACHE elsewhere) so that it is recomputed.",
+        )
+    if not (np.isfinite(train_x).all() and np.isfinite(test_x).all()):
+        raise TextembedError(
+            "The embeddings contain NaN or infinite values, so neighbours are undefined "
+            "(typically a training run that diverged).",
+            "train again with a lower learning rate (lr) and check that the loss stays finite.",
         )
 
 
@@ -136,7 +142,7 @@ def knn_predict(
     """
     if metric not in METRICS:
         raise TextembedError(f"Unknown kNN metric '{metric}'.", f"use one of: {', '.join(METRICS)}.")
-    _check_same_width(train_x, test_x)
+    _check_embeddings(train_x, test_x)
     classes, codes = np.unique(np.asarray(train_y), return_inverse=True)
     if k < 1:
         raise TextembedError(f"k={k} neighbours asked for.", "use k ≥ 1 (the paper uses k = 10).")

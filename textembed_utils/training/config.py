@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import numbers
+import typing
+from dataclasses import asdict, dataclass, fields
 
 from ..augment import AUGMENTATIONS
 from ..errors import TextembedError
@@ -37,7 +39,8 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise a clear error for any out-of-range value."""
+        """Raise a clear error for any value of the wrong type or out of range."""
+        self._check_types()
         checks = [
             (self.augmentation in AUGMENTATIONS, "augmentation", f"one of {', '.join(AUGMENTATIONS)}"),
             (self.n_sentences >= 1, "n_sentences", "an integer ≥ 1"),
@@ -62,6 +65,20 @@ class TrainConfig:
                     f"set {name} to {expected}.",
                 )
 
+    def _check_types(self) -> None:
+        """A wrong type (``steps=10.0``, ``lr="2e-5"``, ``batch_size=True``) is named here, not deep in torch."""
+        hints = typing.get_type_hints(type(self))
+        for field in fields(self):
+            value = getattr(self, field.name)
+            allowed = typing.get_args(hints[field.name]) or (hints[field.name],)
+            if not any(_has_type(value, kind) for kind in allowed):
+                names = " or ".join("None" if kind is type(None) else kind.__name__ for kind in allowed)
+                raise TextembedError(
+                    f"Training parameter {field.name}={value!r} has type {type(value).__name__}.",
+                    f"set {field.name} to a value of type {names}.",
+                )
+            setattr(self, field.name, _plain_number(value))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -69,3 +86,21 @@ class TrainConfig:
         """Hash of the settings that change the result (not logging or checkpoint cadence)."""
         relevant = {k: v for k, v in self.to_dict().items() if k not in ("log_every", "checkpoint_every", "device")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _has_type(value: object, kind: type) -> bool:
+    """isinstance, with integers accepted as floats and booleans only as booleans."""
+    if kind in (bool, str, type(None)):
+        return isinstance(value, kind)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, numbers.Integral if kind is int else numbers.Real if kind is float else kind)
+
+
+def _plain_number(value: object) -> object:
+    """NumPy scalars as Python numbers, so that the config serialises to JSON (the fingerprint)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, int):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (int, float)):
+        return float(value)
+    return value
