@@ -182,8 +182,16 @@ def test_unreadable_checkpoint_starts_over_with_a_warning(tmp_path, tiny_bare, t
     assert result.resumed_from == 0 and len(result.losses) == 2
 
 
-def test_two_builds_at_once_on_the_same_cache_train_once(fresh_storage, tiny_corpus):
-    outcomes = []
+def test_two_builds_at_once_on_the_same_cache_train_once(fresh_storage, tiny_corpus, monkeypatch):
+    trainings, outcomes = [], []
+    real_train = experiments.train
+
+    def slow_train(*args, **kwargs):
+        trainings.append(threading.current_thread().name)
+        time.sleep(0.5)  # long enough for the other build to arrive while this one trains
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(experiments, "train", slow_train)
 
     def build():
         encoder, summary = train_bare(tiny_corpus)
@@ -194,6 +202,7 @@ def test_two_builds_at_once_on_the_same_cache_train_once(fresh_storage, tiny_cor
         t.start()
     for t in threads:
         t.join()
+    assert len(trainings) == 1  # the second build waited on the lock, then loaded the first one's model
     assert sorted(cached for cached, _ in outcomes) == [False, True]
     (_, first), (_, second) = outcomes
     assert all(torch.equal(first[k], second[k]) for k in first)
