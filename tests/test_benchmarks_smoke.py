@@ -70,3 +70,20 @@ def test_knn_matches_sklearn_on_benchmark_data(metric):
     train_x, train_y, test_x = vectors[:2_700], labels[:2_700], vectors[2_700:]
     expected = KNeighborsClassifier(n_neighbors=10, algorithm="brute", metric=metric).fit(train_x, train_y)
     np.testing.assert_array_equal(knn_predict(train_x, train_y, test_x, metric=metric), expected.predict(test_x))
+
+
+def test_length_grouped_forward_equals_one_padded_pass():
+    """The training speed-up must not change the vectors: grouping by length only drops padding."""
+    import torch
+
+    from textembed_utils.models import load_encoder
+    from textembed_utils.training.trainer import MIN_GROUP_TEXTS, forward_by_length
+
+    encoder = load_encoder(init="random", config_overrides={
+        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}).eval()
+    texts = [" ".join(["word"] * (1 + (7 * i) % 40)) for i in range(2 * MIN_GROUP_TEXTS + 5)]
+    tokens = encoder.tokenize(texts)
+    with torch.inference_mode():
+        grouped = forward_by_length(encoder, tokens["input_ids"], tokens["attention_mask"], torch.device("cpu"))
+        padded = encoder(tokens["input_ids"], tokens["attention_mask"])
+    torch.testing.assert_close(grouped, padded, rtol=1e-4, atol=1e-5)

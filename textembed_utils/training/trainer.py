@@ -37,6 +37,13 @@ EvalFn = Callable[[TextEncoder, int], dict]
 MIN_GROUP_TEXTS = 32
 
 
+def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy to ``device`` without blocking the host: from pinned memory when it is a GPU."""
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
 def forward_by_length(
     encoder: TextEncoder, ids: torch.Tensor, mask: torch.Tensor, device: torch.device
 ) -> torch.Tensor:
@@ -45,19 +52,19 @@ def forward_by_length(
     The texts are sorted by length and forwarded in groups of at least
     ``MIN_GROUP_TEXTS``, each cut to its own longest text, so a short crop never
     pays for the longest one in the batch. Padding is masked inside the encoder
-    and in the pooling, so the vectors equal those of one padded pass.
+    and in the pooling, so the vectors equal those of one padded pass. The
+    grouping is decided on the CPU: no host-device synchronisation.
     """
     lengths = mask.sum(dim=1)
     groups = max(1, len(lengths) // MIN_GROUP_TEXTS)
     if groups == 1:
-        return encoder(ids.to(device, non_blocking=True), mask.to(device, non_blocking=True))
+        return encoder(_to_device(ids, device), _to_device(mask, device))
     order = torch.argsort(lengths, descending=True, stable=True)
     vectors = []
     for rows in torch.tensor_split(order, groups):
         width = int(lengths[rows[0]])
-        vectors.append(encoder(ids[rows, :width].to(device, non_blocking=True),
-                               mask[rows, :width].to(device, non_blocking=True)))
-    return torch.cat(vectors)[torch.argsort(order).to(device, non_blocking=True)]
+        vectors.append(encoder(_to_device(ids[rows, :width], device), _to_device(mask[rows, :width], device)))
+    return torch.cat(vectors)[_to_device(torch.argsort(order), device)]
 
 
 @dataclass
