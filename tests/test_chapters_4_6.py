@@ -185,33 +185,40 @@ def test_layer_gaps_and_per_layer_series():
     assert per == {"untrained": [0.60, 0.55, 0.58], "crops": [0.60, 0.57, 0.70]}
 
 
-def _freeze_results(full: float, per_k: list[float]) -> dict:
-    results = {"none": {"frozen": None, "metrics": {"knn_euclidean": full}, "summary": {"total_steps": 5}}}
-    for k, acc in enumerate(per_k):
-        results[f"k={k}"] = {"frozen": k, "metrics": {"knn_euclidean": acc}, "summary": {"total_steps": 5}}
-    return results
+def _freeze_results(per_k: list[float]) -> dict:
+    return {f"k={k}": {"frozen": k, "metrics": {"knn_euclidean": acc}, "summary": {"total_steps": 5}}
+            for k, acc in enumerate(per_k)}
 
 
 def test_freezing_points_are_ordered_by_frozen_layers():
-    frozen, accuracy, full = layers.freezing_points(_freeze_results(0.7, [0.69, 0.68, 0.58]))
-    assert frozen == [0, 1, 2] and accuracy == [0.69, 0.68, 0.58] and full == 0.7
+    results = _freeze_results([0.69, 0.68, 0.58])
+    assert layers.freezing_points(dict(reversed(results.items()))) == ([0, 1, 2], [0.69, 0.68, 0.58])
 
 
-@pytest.mark.parametrize("full, per_k, status", [
-    (0.70, [0.70, 0.695, 0.58], layers.REPRODUCED),      # k = 0 (last two of two trained) matches, layer 2 moved most
-    (0.70, [0.62, 0.60, 0.58], layers.NOT_REPRODUCED),   # training the last two layers falls 8 p.p. short
-    (0.585, [0.58, 0.58, 0.58], layers.INCONCLUSIVE),    # fine-tuning gained 0.5 p.p.: nothing to split
+def _four_layer_results(most_changed: int) -> dict:
+    changes = [0.01 * (i == most_changed) for i in range(5)]
+    return {"pretrained/crops": {str(i): {"layer": i, "knn_euclidean": 0.6, "knn_cosine": 0.6, "change": c}
+                                 for i, c in enumerate(changes)}}
+
+
+@pytest.mark.parametrize("per_k, most_changed, status", [
+    ([0.70, 0.70, 0.695, 0.64, 0.58], 4, layers.REPRODUCED),      # last two layers suffice, the last moved most
+    ([0.70, 0.68, 0.62, 0.60, 0.58], 4, layers.NOT_REPRODUCED),   # last two layers fall 8 p.p. short
+    ([0.70, 0.70, 0.695, 0.64, 0.58], 1, layers.NOT_REPRODUCED),  # an early layer moved most
+    ([0.585, 0.58, 0.58, 0.58, 0.58], 4, layers.INCONCLUSIVE),    # training gained 0.5 p.p.: nothing to split
 ])
-def test_layers_verdict(full, per_k, status):
-    verdict, evidence = layers.verdict(_freeze_results(full, per_k), _layer_results(), "pretrained")
+def test_layers_verdict(per_k, most_changed, status):
+    verdict, evidence = layers.verdict(_freeze_results(per_k), _four_layer_results(most_changed), "pretrained")
     assert verdict == status
-    assert "most changed hidden state with crops: 2" in evidence
+    assert f"last two only {100 * per_k[2]:.1f} %" in evidence
+    assert f"most changed hidden state with crops: {most_changed} of 0–4" in evidence
 
 
-def test_layers_validate_rejects_unknown_augmentations_and_fills_freeze_steps():
+def test_layers_validate_rejects_unknown_augmentations_and_fills_freeze_settings():
     base = {"profile": "tiny", "starts": None, "freeze_start": "pretrained", "freeze_steps": None, **TRAINING_NONE}
     settings = layers.validate({**base, "augmentations": "crops, dropout"})
     assert settings["augmentations"] == ["crops", "dropout"] and settings["starts"] == ["pretrained", "scratch"]
+    assert settings["eval_max_length"] == 64  # tiny's eval length: no layers.max_length
     assert layers.validate({**base, "augmentations": "crops", "steps": 3})["freeze_steps"] == 3
     with pytest.raises(TextembedError, match="Unknown augmentation"):
         layers.validate({**base, "augmentations": "crops,rotation"})

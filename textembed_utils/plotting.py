@@ -87,15 +87,11 @@ def tsne_scatter(coords: np.ndarray, labels: Sequence | None, ax: plt.Axes | Non
 
 def freezing_curve(
     frozen: Sequence[int], accuracy: Sequence[float], ax: plt.Axes | None = None,
-    reference: Mapping[str, float] | None = None, ylabel: str = "kNN accuracy", title: str = "",
+    ylabel: str = "kNN accuracy", title: str = "",
 ) -> plt.Axes:
     """Accuracy after fine-tuning with the embeddings and the first k layers frozen, against k (like Fig. 4a)."""
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     sns.lineplot(x=list(frozen), y=list(accuracy), marker="o", ax=ax)
-    for (label, value), color in zip((reference or {}).items(), sns.color_palette()[1:]):
-        ax.axhline(value, ls="--", lw=1, color=color, label=label)
-    if reference:
-        ax.legend(fontsize=8)
-    ax.set(xlabel="frozen layers k (embeddings + first k)", ylabel=ylabel, title=title)
+    ax.set(xlabel="frozen: embeddings + first k layers", ylabel=ylabel, title=title)
     ax.xaxis.get_major_locator().set_params(integer=True)
     return ax

@@ -8,6 +8,9 @@ representation moved (1 − linear CKA between before and after).
 first k layers frozen, for every k = 0 … num_layers; k = num_layers leaves
 nothing to train, so it *is* the untrained model.
 
+Both parts encode at the profile's ``layers.max_length`` (else its eval length)
+and score on the start's eval texts.
+
 The trained models of (b/c) are those of chapters 1 and 5 (same settings, from
 the model cache).
 
@@ -15,8 +18,8 @@ Record ``06_layers``:
 - ``metrics["layers/<start>/<augmentation>"]`` = ``{"<layer>": {"layer", "knn_euclidean", "knn_cosine",
   "change"}}`` for layer 0 … num_layers (``augmentation`` includes ``untrained``; ``change`` =
   1 − linear CKA to the same layer of the untrained model, in [0, 1]);
-- ``metrics["freeze/<start>/k=<k>"]`` = ``{"knn_euclidean", "knn_cosine", "linear_probe"}``, and
-  ``metrics["freeze/<start>/none"]`` for full fine-tuning with the same batches;
+- ``metrics["freeze/<start>/k=<k>"]`` = ``{"knn_euclidean", "knn_cosine", "linear_probe"}`` for
+  k = 0 … num_layers (k = 0: every transformer layer trained; k = num_layers: untrained);
 - ``metrics["verdict"]``: "reproduced" / "not reproduced" / "inconclusive" for the claim that
   training only the last two layers almost matches full fine-tuning and the last layers change
   most; ``notes`` gives the evidence.
@@ -68,6 +71,7 @@ def validate(namespace: Mapping[str, Any]) -> dict[str, Any]:
     for start in settings["starts"]:
         ex.start_spec(profile, start)
     settings["freeze_steps"] = settings["freeze_steps"] or section.get("freeze_steps") or settings["steps"]
+    settings["eval_max_length"] = section.get("max_length") or profile["eval"]["max_length"]
     return settings
 
 
@@ -108,7 +112,7 @@ def layerwise(settings: Mapping[str, Any]) -> dict[str, dict[str, dict[str, floa
         before = None
         for augmentation in (ex.UNTRAINED, *settings["augmentations"]):
             encoder, _, summary = ex.run_model(profile, start, augmentation, corpus, curve_data=curve_data, **overrides)
-            vectors = encode(encoder, data.texts, batch_size=ev["batch_size"], max_length=ev["max_length"],
+            vectors = encode(encoder, data.texts, batch_size=ev["batch_size"], max_length=settings["eval_max_length"],
                              all_layers=True, progress=False)
             before = vectors if before is None else before
             scores = _layer_scores(vectors, data.labels, profile)
@@ -118,14 +122,6 @@ def layerwise(settings: Mapping[str, Any]) -> dict[str, dict[str, dict[str, floa
             print(f"{start}/{augmentation}: {len(scores)} hidden states, last one kNN "
                   f"{scores[-1]['knn_euclidean']:.3f} ({len(data.texts)} texts)")
     return results
-
-
-def layers_frame(results: Mapping[str, dict]) -> pd.DataFrame:
-    """Long form: one row per model and hidden state."""
-    rows = [{"model": name, **score} for name, scores in results.items() for score in scores.values()]
-    frame = pd.DataFrame(rows)
-    frame[["start", "training"]] = frame["model"].str.split("/", n=1, expand=True)
-    return frame
 
 
 def layer_gaps(results: Mapping[str, dict]) -> pd.DataFrame:
@@ -148,54 +144,63 @@ def per_layer(results: Mapping[str, dict], start: str, metric: str = "knn_euclid
 
 
 def freezing(settings: Mapping[str, Any]) -> dict[str, dict]:
-    """``freeze_start`` fine-tuned with crops for ``freeze_steps`` batches, embeddings + first k layers frozen."""
+    """``freeze_start`` fine-tuned with crops for ``freeze_steps`` batches, embeddings + first k layers frozen.
+
+    k = 0 trains every transformer layer (the reference, as in the paper, whose sweep
+    always froze the embeddings); k = num_layers trains nothing and is the untrained model.
+    """
     profile = settings["profile_settings"]
     corpus = ex.profile_corpus(profile)
     start = settings["freeze_start"]
     data = _eval_data(settings, corpus, start)
     overrides = {**training_overrides(settings), "steps": settings["freeze_steps"]}
-    untrained = ex.evaluated_run(profile, start, ex.UNTRAINED, corpus, data)
-    n_layers = untrained.encoder.num_layers
+    untrained = ex.run_model(profile, start, ex.UNTRAINED, corpus)
+    n_layers = untrained[0].num_layers
     results = {}
-    for k in (None, *range(n_layers)):
-        run = ex.evaluated_run(profile, start, "crops", corpus, data, freeze_layers=k, **overrides)
-        name = "none" if k is None else f"k={k}"
-        results[name] = {"frozen": k, "metrics": run.metrics, "summary": run.summary}
-        print(f"{start}, frozen {name}: kNN {run.metrics['knn_euclidean']:.3f} "
-              f"({run.summary['total_steps']} batches, {run.summary.get('train_seconds', 0):.0f} s"
-              f"{', cached' if run.summary.get('cached') else ''})")
-    results[f"k={n_layers}"] = {"frozen": n_layers, "metrics": untrained.metrics, "summary": {}}
+    for k in range(n_layers + 1):
+        encoder, key, summary = (ex.run_model(profile, start, "crops", corpus, freeze_layers=k, **overrides)
+                                 if k < n_layers else untrained)
+        vectors = ex.cached_embeddings(profile, encoder, data.texts, key, settings["eval_max_length"])
+        metrics = ex.embedding_metrics(vectors, data.labels, profile)
+        results[f"k={k}"] = {"frozen": k, "metrics": metrics, "summary": summary}
+        how = "nothing left to train" if not summary else (
+            f"{summary['total_steps']} batches, {summary.get('train_seconds', 0):.0f} s"
+            f"{', cached' if summary.get('cached') else ''}")
+        print(f"{start}, embeddings + first {k} layers frozen: kNN {metrics['knn_euclidean']:.3f} ({how})")
     return results
 
 
 def freezing_table(results: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per number of frozen layers (``none`` = full fine-tuning): accuracies, batches, training time."""
-    rows = {name: {"frozen layers": "none" if run["frozen"] is None else run["frozen"], **run["metrics"],
-                   "batches": run["summary"].get("total_steps", 0),
+    """One row per number of frozen layers: accuracies, batches and training time."""
+    rows = {name: {"frozen layers": run["frozen"], **run["metrics"], "batches": run["summary"].get("total_steps", 0),
                    "train seconds": round(run["summary"].get("train_seconds", 0.0), 1)}
             for name, run in results.items()}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def freezing_points(results: Mapping[str, dict], metric: str = "knn_euclidean") -> tuple[list[int], list[float], float]:
-    """Frozen layers k, the accuracy after training with k frozen, and full fine-tuning's accuracy (Fig. 4a)."""
-    points = sorted((run["frozen"], run["metrics"][metric]) for run in results.values() if run["frozen"] is not None)
-    return [k for k, _ in points], [acc for _, acc in points], results["none"]["metrics"][metric]
+def freezing_points(results: Mapping[str, dict], metric: str = "knn_euclidean") -> tuple[list[int], list[float]]:
+    """Frozen layers k and the accuracy after training with them frozen (Fig. 4a)."""
+    points = sorted((run["frozen"], run["metrics"][metric]) for run in results.values())
+    return [k for k, _ in points], [acc for _, acc in points]
 
 
 def verdict(freeze_results: Mapping[str, dict], layer_results: Mapping[str, dict], start: str) -> tuple[str, str]:
-    """The paper's claim on this run: the last two layers suffice (Fig. 4a) and change most (Fig. 4b–c)."""
-    n_layers = max(run["frozen"] for run in freeze_results.values() if run["frozen"] is not None)
-    def accuracy(name: str) -> float:
-        return 100 * freeze_results[name]["metrics"]["knn_euclidean"]
+    """The paper's claim on this run: the last two layers suffice (Fig. 4a) and change most (Fig. 4b–c).
 
-    full, last_two, untrained = accuracy("none"), accuracy(f"k={max(n_layers - 2, 0)}"), accuracy(f"k={n_layers}")
+    "Full" is k = 0 (every transformer layer trained); "last two" is k = num_layers − 2.
+    """
+    n_layers = max(run["frozen"] for run in freeze_results.values())
+
+    def accuracy(k: int) -> float:
+        return 100 * freeze_results[f"k={k}"]["metrics"]["knn_euclidean"]
+
+    full, last_two, untrained = accuracy(0), accuracy(max(n_layers - 2, 0)), accuracy(n_layers)
     crops = layer_results.get(f"{start}/crops", {})
     most_changed = max(crops.values(), key=lambda s: s["change"])["layer"] if crops else None
-    evidence = (f"{start}: full fine-tuning {full:.1f} %, last two layers only {last_two:.1f} %, untrained "
+    evidence = (f"{start}: all {n_layers} layers trained {full:.1f} %, last two only {last_two:.1f} %, untrained "
                 f"{untrained:.1f} %; most changed hidden state with crops: {most_changed} of 0–{n_layers}")
     if full - untrained < MIN_MEASURABLE_GAIN_PP:
-        return INCONCLUSIVE, f"full fine-tuning gained < {MIN_MEASURABLE_GAIN_PP:g} p.p. ({evidence})"
+        return INCONCLUSIVE, f"training gained < {MIN_MEASURABLE_GAIN_PP:g} p.p., nothing to split ({evidence})"
     suffices = full - last_two <= ALMOST_PP
     last_change_most = most_changed is not None and most_changed >= n_layers - 1
     return (REPRODUCED if suffices and last_change_most else NOT_REPRODUCED), evidence
