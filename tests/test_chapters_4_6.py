@@ -109,6 +109,14 @@ def test_verdict_on_the_sentence_adaptation_claim(source, target, status):
     assert "bare trained on docs" in evidence
 
 
+def test_starts_that_disagree_give_a_mixed_verdict():
+    results = {**_domain_results(0.50, 0.62, 0.70),
+               **{name.replace("bare", "scratch"): entry for name, entry in _domain_results(0.50, 0.45, 0.70).items()}}
+    verdict, evidence = da.verdict(da.decomposition(results, ["docs"]))
+    assert verdict == da.MIXED
+    assert "scratch trained on docs: -5.0 of +20.0 p.p." in evidence
+
+
 def test_curves_are_grouped_by_start_and_training_corpus():
     results = _domain_results(0.5, 0.6, 0.7)
     results["bare/crops"]["summary"]["curve"] = [{"step": 0, "knn_euclidean": 0.5}]

@@ -17,8 +17,9 @@ Record ``04_domain_adaptation``:
 - ``metrics["decomposition/<start>/<source>"]`` = ``{"total_gain_pp", "sentence_gain_pp",
   "domain_gain_pp", "sentence_share"}`` (Euclidean kNN, percentage points; share of the
   in-domain gain reached by training on the source, NaN when there is no gain to share);
-- ``metrics["verdict"]``: "reproduced" / "not reproduced" / "inconclusive" for the paper's
-  claim that out-of-domain training gives most of the in-domain gain; ``notes`` says why;
+- ``metrics["verdict"]``: "reproduced" / "not reproduced" / "mixed" (starts disagree) /
+  "inconclusive" (no measurable in-domain gain) for the paper's claim that out-of-domain
+  training gives most of the in-domain gain; ``notes`` says why;
 - ``curves["<start>/crops"]``, ``curves["<start>/crops on <source>"]`` = ``[{"step", "knn_euclidean",
   "knn_cosine"}, ...]`` on the target's eval texts.
 """
@@ -43,7 +44,7 @@ from .common import validate as _validate
 AUGMENTATION = "crops"
 # Below this in-domain gain (p.p. of kNN accuracy) a share of it is noise, not a finding.
 MIN_MEASURABLE_GAIN_PP = 2.0
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, MIXED = "reproduced", "not reproduced", "inconclusive", "mixed"
 
 SPEC: dict[str, Param] = {
     **PROFILE,
@@ -224,7 +225,7 @@ def verdict(table: pd.DataFrame) -> tuple[str, str]:
     if measurable.empty:
         return INCONCLUSIVE, f"no start gained ≥ {MIN_MEASURABLE_GAIN_PP:g} p.p. in-domain ({evidence})"
     most = measurable["sentence_share"] >= 0.5
-    status = REPRODUCED if most.all() else NOT_REPRODUCED if not most.any() else INCONCLUSIVE
+    status = REPRODUCED if most.all() else NOT_REPRODUCED if not most.any() else MIXED
     return status, f"out-of-domain share of the in-domain kNN gain — {evidence}"
 
 
