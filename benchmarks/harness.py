@@ -202,6 +202,12 @@ def report(
               "-" if c.goal is None else f"{c.goal:g}x {'met' if c.met else 'NOT met'}") for c in comparisons],
             ("comparison", "ours", "baseline", "unit", "ratio", "goal"),
         )
+    host = machine(args.threads)
+    load = host["load_average_1min_at_end"]
+    if load is not None and load > (host["cores"] or 1):
+        notes = [*notes, f"The machine was shared while this ran (1-minute load average {load:.1f} on "
+                         f"{host['cores']} cores): absolute timings are inflated and noisy, and operations "
+                         "that synchronise threads suffer most; interleaving keeps the ratios fairer."]
     for note in notes:
         print(f"note: {note}")
     if args.no_write:
@@ -212,7 +218,7 @@ def report(
         "command": f".venv/bin/python benchmarks/{benchmark}.py",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
-        "machine": machine(args.threads),
+        "machine": host,
         "versions": package_versions(),
         "settings": settings,
         "comparisons": [{**asdict(c), "met": c.met} for c in comparisons],
