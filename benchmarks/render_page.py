@@ -134,26 +134,28 @@ def guidance(records: dict[str, dict]) -> str:
     parts = []
     estimate = records.get("bench_paper_estimate")
     if estimate:
-        e = estimate["figures"]["estimates"]
+        f = estimate["figures"]
+        e = f["estimates"]
         parts.append(
-            f"Fine-tuning a base-size model (~110M parameters) is GPU work: on this CPU the paper's 100 batches "
-            f"would take about {num(e['paper_100_batches']['hours'] * 60)} minutes (the paper: 1 minute on one "
-            f"RTX A6000), one ICLR epoch about {num(e['iclr_epoch']['hours'])} hours and one arXiv epoch about "
+            f"Fine-tuning a base-size model ({f['non_embedding_params'] / 1e6:.0f}M non-embedding parameters, "
+            f"MPNet-base's size) is GPU work: on this CPU the paper's 100 batches would take about "
+            f"{num(e['paper_100_batches']['hours'])} hours (the paper: 1 minute on one RTX A6000), one ICLR "
+            f"epoch about {num(e['iclr_epoch']['hours'])} hours and one arXiv epoch about "
             f"{num(e['arxiv_epoch']['hours'])} hours.")
     train_record = records.get("bench_train")
     if train_record:
-        f = train_record["figures"]
+        rate = train_record["figures"]["pairs_per_second"]["ours"]
         parts.append(
-            f"Small models are fine on a CPU: all-MiniLM-L6-v2 trains at {num(f['pairs_per_second']['ours'])} "
-            "pairs per second here, so the embedded profile's runs take minutes.")
+            f"Small models are workable on a CPU: all-MiniLM-L6-v2 trains at {num(rate)} pairs per second here, "
+            f"so 100 batches of 64 pairs take about {num(6400 / rate / 60)} minutes.")
     scaling = records.get("bench_scaling")
     if scaling:
         last = scaling["figures"]["rows"][-1]
         parts.append(
             f"Evaluation scales on a CPU except for encoding with a transformer: at {last['n']:,} texts, kNN takes "
-            f"{num(last['knn']['seconds'])} s and t-SNE {num(last['tsne']['seconds'])} s, but MiniLM encoding "
-            f"{num(last['encode_minilm']['seconds'] / 60)} minutes; embed large corpora on a GPU, or once, "
-            "and cache the vectors.")
+            f"{num(last['knn']['seconds'])} s and t-SNE about {num(last['tsne']['seconds'] / 60)} minutes, but "
+            f"MiniLM encoding about {num(last['encode_minilm']['seconds'] / 3600)} hours; embed large corpora on a "
+            "GPU, or once, and cache the vectors.")
     return " ".join(parts)
 
 
@@ -177,7 +179,8 @@ def render(results_dir: Path) -> str:
         guidance(records) or "No results yet: run `make benchmarks`.",
         "",
         "GPU timings were not taken in this session: no GPU was available. The GPU path (bf16 autocast, "
-        "SDPA attention, no host synchronisation inside the training loop) is in the code but unmeasured here.",
+        "SDPA attention, pinned-memory non-blocking copies, no host synchronisation inside the training "
+        "loop) is in the code but unmeasured here.",
         "",
         "## Summary",
         "",
