@@ -108,6 +108,7 @@ def test_report_fields(finetuned):
     assert (corpus["usable_for_training"], corpus["dropped_for_training"]) == (40, 1)
     assert "100–250 characters" in corpus["dropped_for_training_reason"]
     assert corpus["classes"] == {"animals": 20, "machines": 21}
+    assert report["model"]["init"] == "pretrained" and report["model"]["kind"] == "transformer"
     training = report["training"]
     assert training["config"]["augmentation"] == "crops" and training["config"]["batch_size"] == 8
     assert training["total_steps"] == 4 and len(training["loss_curve"]) == 4

@@ -253,7 +253,7 @@ def run_embed(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from .atomic import write_json
     from .evaluation import encode
-    from .finetune import accuracy_scores, check_labels, labelled_sample
+    from .finetune import KNN_K, SPLIT_SEED, TEST_SIZE, accuracy_scores, check_labels, labelled_sample
     from .report import scores_summary
 
     corpus = read_corpus(args)
@@ -269,8 +269,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json is None:
         print(scores_summary(scores, args.model, corpus.name, len(idx)))
         return 0
-    record = {"model": args.model, "corpus": corpus.name, "labelled_texts": len(idx), "k": 10,
-              "test_size": 0.1, "split_seed": 42, **scores}
+    record = {"model": args.model, "corpus": corpus.name, "labelled_texts": len(idx), "k": KNN_K,
+              "test_size": TEST_SIZE, "split_seed": SPLIT_SEED, **scores}
     if args.json == "-":
         print(json.dumps(record, indent=2))
     else:

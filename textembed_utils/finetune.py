@@ -288,7 +288,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
             "corpus": corpus_statistics(corpus, sampler),
             "model": {
                 "base": request.model,
-                "init": request.init,
+                "init": "random" if encoder.kind == "bare" else request.init,
                 "kind": encoder.kind,
                 "pooling": encoder.pooling,
                 "max_length": encoder.max_length,
