@@ -269,8 +269,11 @@ def test_console_script_error_exit_code_without_traceback(tmp_path, tiny_model):
 def test_console_script_ctrl_c_exits_130_and_keeps_the_checkpoint(tmp_path, tiny_model):
     corpus = write_corpus(tmp_path, "csv")
     args = finetune_args(corpus, tmp_path / "out", tiny_model, "--steps", "100000", "--checkpoint-every", "2")
+    # A runner started in the background (e.g. `make test &`) hands its children SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: restore the default for the child.
     proc = subprocess.Popen([str(TEXTEMBED), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+                            text=True, env=_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 90
     while not list((tmp_path / ".out.ckpt").glob("*/checkpoint.pt")) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
