@@ -17,6 +17,7 @@ from textembed_utils.chapters import from_scratch, layers
 from textembed_utils.corpora import Corpus
 from textembed_utils.errors import TextembedError
 from textembed_utils.results import paper_table
+from textembed_utils.training import TrainConfig
 
 TRAINING_NONE = dict.fromkeys(("batch_size", "lr", "temperature", "n_sentences", "epochs", "steps", "eval_every",
                                "seed", "device"))
@@ -201,6 +202,19 @@ def _freeze_results(per_k: list[float]) -> dict:
 def test_freezing_points_are_ordered_by_frozen_layers():
     results = _freeze_results([0.69, 0.68, 0.58])
     assert layers.freezing_points(dict(reversed(results.items()))) == ([0, 1, 2], [0.69, 0.68, 0.58])
+
+
+def test_freezing_table_counts_the_warm_up_batches_of_each_run():
+    # 195 batches per epoch → 20 warm-up batches: all of a 20-batch run, half of a 40-batch one.
+    def trained(steps):
+        return {"config": TrainConfig(steps=steps).to_dict(), "batches_per_epoch": 195, "total_steps": steps,
+                "train_seconds": 1.0}
+    results = {"k=0": {"frozen": 0, "metrics": {"knn_euclidean": 0.7}, "summary": trained(40)},
+               "k=1": {"frozen": 1, "metrics": {"knn_euclidean": 0.7}, "summary": trained(20)},
+               "k=2": {"frozen": 2, "metrics": {"knn_euclidean": 0.6}, "summary": {}}}
+    table = layers.freezing_table(results)
+    assert table["warm-up batches"].tolist() == [20, 20, 0]
+    assert table["batches"].tolist() == [40, 20, 0]
 
 
 def _four_layer_results(most_changed: int) -> dict:

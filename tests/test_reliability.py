@@ -182,6 +182,37 @@ def test_unreadable_checkpoint_starts_over_with_a_warning(tmp_path, tiny_bare, t
     assert result.resumed_from == 0 and len(result.losses) == 2
 
 
+def test_interrupted_notebook_training_resumes_from_its_checkpoint(fresh_storage, tiny_corpus, monkeypatch):
+    """A notebook's run stopped by Ctrl-C continues from its last checkpoint, exactly, when run again."""
+    data = experiments.eval_set(TINY, tiny_corpus, size=60)
+    monkeypatch.setattr(experiments, "DEFAULT_CHECKPOINT_EVERY", 1)
+
+    def run(cache):
+        monkeypatch.setenv("TEXTEMBED_CACHE", str(fresh_storage / cache))
+        return experiments.trained_encoder(TINY, "bare", "crops", tiny_corpus, eval_data=data, progress=False,
+                                           steps=4, eval_every=1)
+
+    _, uninterrupted = run("uninterrupted")
+    real_metrics, evaluations = experiments.knn_metrics, []
+
+    def interrupt_third_evaluation(*args, **kwargs):
+        evaluations.append(1)
+        if len(evaluations) == 3:  # after step 2, before its checkpoint: step 1's is the last
+            raise KeyboardInterrupt
+        return real_metrics(*args, **kwargs)
+
+    monkeypatch.setattr(experiments, "knn_metrics", interrupt_third_evaluation)
+    with pytest.raises(KeyboardInterrupt, match=r"checkpoint \(step 1\).*run the same command again"):
+        run("interrupted")
+    checkpoints = list((fresh_storage / "interrupted" / "models" / "tiny").glob("*.ckpt"))
+    assert len(checkpoints) == 1 and (checkpoints[0] / CHECKPOINT_FILE).exists()
+    monkeypatch.setattr(experiments, "knn_metrics", real_metrics)
+    _, resumed = run("interrupted")
+    assert not checkpoints[0].exists()  # removed once the model is stored
+    assert resumed["losses"] == uninterrupted["losses"]
+    assert resumed["weights_sha256"] == uninterrupted["weights_sha256"]
+
+
 def test_two_builds_at_once_on_the_same_cache_train_once(fresh_storage, tiny_corpus, monkeypatch):
     trainings, outcomes = [], []
     real_train = experiments.train

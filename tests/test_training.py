@@ -129,3 +129,22 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(TextembedError, match="device='cpu'"):
         resolve_device("cuda")
     assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_a_diverged_loss_stops_the_run_before_it_is_checkpointed(tiny_bare, toy_corpus, tmp_path, monkeypatch):
+    from textembed_utils.training import trainer as trainer_module
+    from textembed_utils.training.checkpoint import CHECKPOINT_FILE
+
+    real_loss, calls = trainer_module.info_nce, []
+
+    def nan_from_the_third_batch(*args, **kwargs):
+        calls.append(1)
+        loss = real_loss(*args, **kwargs)
+        return loss * float("nan") if len(calls) >= 3 else loss
+
+    monkeypatch.setattr(trainer_module, "info_nce", nan_from_the_third_batch)
+    with pytest.raises(TextembedError) as err:
+        train(tiny_bare, toy_corpus.texts, config(steps=5, log_every=1, checkpoint_every=1), checkpoint_dir=tmp_path,
+              progress=False)
+    assert "became nan at step 3" in err.value.problem and "lower the learning rate (lr=0.001)" in err.value.fix
+    assert torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)["step"] == 2

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import TextembedError
+from .training.config import DEFAULT_CHECKPOINT_EVERY
 
 DEFAULT_EVAL_SIZE = 2000
-DEFAULT_CHECKPOINT_EVERY = 100
 
 
 def _echo(message: str) -> None:

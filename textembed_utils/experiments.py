@@ -25,7 +25,7 @@ from .evaluation.encode import encode
 from .evaluation.knn import knn_accuracy
 from .models import TextEncoder, load_encoder
 from .paths import cache_dir
-from .training import TrainConfig, train
+from .training import DEFAULT_CHECKPOINT_EVERY, TrainConfig, train
 
 STARTS = ("pretrained", "scratch", "bare")
 _TRAIN_KEYS = ("lr", "batch_size", "steps", "epochs", "max_length", "eval_every", "freeze_layers")
@@ -82,6 +82,7 @@ def train_config(profile: dict, start: str, augmentation: str, **overrides) -> T
     settings.update(
         augmentation=augmentation, n_sentences=profile["crops"]["n_sentences"],
         splitter=profile["crops"]["splitter"], seed=profile["seed"], device=profile["device"],
+        checkpoint_every=DEFAULT_CHECKPOINT_EVERY,  # an interrupted notebook resumes where it stopped
     )
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**settings)

@@ -39,6 +39,7 @@ from ..errors import TextembedError
 from ..evaluation.encode import encode
 from ..evaluation.knn import knn_accuracy
 from ..params import Param, positive
+from ..training import TrainConfig
 from .common import PROFILE, TRAINING, training_overrides
 from .common import validate as _validate
 from .domain_adaptation import INCONCLUSIVE, MIN_MEASURABLE_GAIN_PP, NOT_REPRODUCED, REPRODUCED
@@ -170,9 +171,17 @@ def freezing(settings: Mapping[str, Any]) -> dict[str, dict]:
     return results
 
 
+def _warmup_batches(summary: Mapping[str, Any]) -> int:
+    """How many of a run's batches were learning-rate warm-up (0 for the untrained model)."""
+    if not summary:
+        return 0
+    return TrainConfig(**summary["config"]).warmup_steps(summary["batches_per_epoch"], summary["total_steps"])
+
+
 def freezing_table(results: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per number of frozen layers: accuracies, batches and training time."""
+    """One row per number of frozen layers: accuracies, batches (and how many were warm-up), training time."""
     rows = {name: {"frozen layers": run["frozen"], **run["metrics"], "batches": run["summary"].get("total_steps", 0),
+                   "warm-up batches": _warmup_batches(run["summary"]),
                    "train seconds": round(run["summary"].get("train_seconds", 0.0), 1)}
             for name, run in results.items()}
     return pd.DataFrame.from_dict(rows, orient="index")

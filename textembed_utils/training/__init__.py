@@ -1,11 +1,12 @@
 """Contrastive training: InfoNCE loss, configuration, the loop, checkpoints."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import DEFAULT_CHECKPOINT_EVERY, TrainConfig
 from .loss import info_nce
 from .trainer import TrainResult, resolve_device, seed_everything, train
 
 __all__ = [
+    "DEFAULT_CHECKPOINT_EVERY",
     "TrainConfig",
     "TrainResult",
     "info_nce",

@@ -11,6 +11,10 @@ from dataclasses import asdict, dataclass, fields
 from ..augment import AUGMENTATIONS
 from ..errors import TextembedError
 
+# Steps between checkpoints of the runs the notebooks and the CLI start: often enough that an
+# interrupted run loses little, rarely enough that saving (model + Adam state) costs little.
+DEFAULT_CHECKPOINT_EVERY = 100
+
 
 @dataclass
 class TrainConfig:
@@ -81,6 +85,10 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def warmup_steps(self, batches_per_epoch: int, total_steps: int) -> int:
+        """Batches of linear warm-up: ``warmup_fraction`` of one epoch, at most the whole run."""
+        return min(int(round(self.warmup_fraction * batches_per_epoch)), total_steps)
 
     def fingerprint(self) -> str:
         """Hash of the settings that change the result (not logging or checkpoint cadence)."""

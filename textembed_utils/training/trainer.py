@@ -138,8 +138,8 @@ class _Run:
         # The fused kernel updates all parameters in one pass: on a 2-core CPU ~10x faster than
         # the per-tensor loop (MiniLM's 23M parameters: 0.05 s instead of 0.8 s a step).
         self.optimizer = torch.optim.Adam(params, lr=config.lr, fused=self.device.type in ("cpu", "cuda"))
-        warmup = int(round(config.warmup_fraction * self.per_epoch))
-        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, min(warmup, self.total), self.total)
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, config.warmup_steps(self.per_epoch, self.total), self.total)
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         self._epoch_pairs: tuple[int, list] | None = None
 
@@ -228,8 +228,14 @@ def train(
     def flush_losses() -> None:
         # One host sync per logging step instead of one per batch.
         if pending:
+            first = len(result.losses) + 1
             result.losses.extend(torch.stack(pending).float().cpu().tolist())
             pending.clear()
+            bad = next((i for i, value in enumerate(result.losses[first - 1:], first) if not math.isfinite(value)), None)
+            if bad is not None:  # stop before a diverged model is checkpointed or saved
+                raise TextembedError(f"The training loss became {result.losses[bad - 1]} at step {bad}: the run diverged.",
+                                     f"lower the learning rate (lr={config.lr:g}) or raise the temperature "
+                                     f"({config.temperature:g}).")
 
     bar = tqdm(range(start, run.total), desc=f"Training ({config.augmentation})", disable=not progress,
                initial=start, total=run.total)
