@@ -25,6 +25,7 @@ from training_setup import first_pairs, gflops, non_embedding_params, real_token
 
 from textembed_utils.models import load_encoder
 from textembed_utils.training import train
+from textembed_utils.training.precision import PRECISIONS
 
 BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
 N_SENTENCES, MAX_LENGTH = 2, 128
@@ -40,13 +41,17 @@ def main() -> None:
     def options(parser):
         parser.add_argument("--steps", type=int, default=3, help="timed training steps")
         parser.add_argument("--batch", type=int, default=16, help="pairs per measured step")
+        parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                            help="training arithmetic (auto: bf16 where the CPU has it natively, as train() picks)")
 
     args = parse_args(__doc__.splitlines()[0], options)
     limits = fix_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
     texts = wiki_texts()
     encoder = load_encoder(init="random", config_overrides=BERT_BASE, max_length=MAX_LENGTH)
-    train(encoder, texts, train_config(N_SENTENCES, args.batch, 1, MAX_LENGTH), progress=False)  # warm-up
-    result = train(encoder, texts, train_config(N_SENTENCES, args.batch, args.steps, MAX_LENGTH), progress=False)
+    train(encoder, texts, train_config(N_SENTENCES, args.batch, 1, MAX_LENGTH, args.precision),
+          progress=False)  # warm-up
+    result = train(encoder, texts, train_config(N_SENTENCES, args.batch, args.steps, MAX_LENGTH, args.precision),
+                   progress=False)
     pairs = first_pairs(texts, N_SENTENCES, args.batch, args.steps)
     tokens = real_tokens(encoder, pairs, MAX_LENGTH)
     seconds_per_token = result.train_seconds / tokens
@@ -69,7 +74,7 @@ def main() -> None:
                  "estimates": estimates},
         settings={"model": "MiniLM config at BERT-base size, random init", "config_overrides": BERT_BASE,
                   "n_sentences": N_SENTENCES, "max_length": MAX_LENGTH, "measured_batch_size": args.batch,
-                  "threads": args.threads, "precision": "fp32"},
+                  "threads": args.threads, "precision": result.precision},
         notes=[
             "Per-token cost is measured at a smaller batch than the paper's; the cost per token barely "
             "depends on the batch on a CPU (the matrix products are large either way).",

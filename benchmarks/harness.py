@@ -100,9 +100,9 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """The machine's fp32 matrix-product rate (GFLOP/s) at the current thread count: best of ``repeats``."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """The machine's matrix-product rate (GFLOP/s) in ``dtype`` at the current thread count: best of ``repeats``."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b
     best = float("inf")
     for _ in range(repeats):

@@ -66,13 +66,14 @@ def train_section(record: dict) -> str:
     f = record["figures"]
     names = {"ours": "ours (`train`)", "sentence_transformers": "SentenceTransformerTrainer + MNRL",
              "authors_padding": "authors' corpus-wide padding"}
-    rows = [[label, num(f["median_seconds"][key]), num(f["pairs_per_second"][key]), num(f["achieved_gflops"][key])]
-            for key, label in names.items()]
-    return (table(["contender", "median s per run", "pairs/s", "GFLOP/s"], rows)
+    rows = [[label, precision, num(f["median_seconds"][f"{key}/{precision}"]),
+             num(f["pairs_per_second"][f"{key}/{precision}"]), num(f["achieved_gflops"][f"{key}/{precision}"])]
+            for precision in record["settings"]["precisions"] for key, label in names.items()]
+    peaks = ", ".join(f"{num(gflops)} GFLOP/s in {precision}" for precision, gflops in f["matmul_peak_gflops"].items())
+    return (table(["contender", "precision", "median s per run", "pairs/s", "GFLOP/s"], rows)
             + f"\n\n{f['pairs']} pairs per run ({num(f['real_tokens_per_pair'])} real tokens per pair), "
             f"{f['non_embedding_params'] / 1e6:.1f}M non-embedding parameters; the authors' scheme pads every "
-            f"crop to {f['authors_padding_width']} tokens. fp32 matmul peak measured in the same run: "
-            f"{num(f['matmul_peak_gflops'])} GFLOP/s.")
+            f"crop to {f['authors_padding_width']} tokens. Matmul peak measured in the same run: {peaks}.")
 
 
 def encode_section(record: dict) -> str:
@@ -144,10 +145,11 @@ def guidance(records: dict[str, dict]) -> str:
             f"{num(e['arxiv_epoch']['hours'])} hours.")
     train_record = records.get("bench_train")
     if train_record:
-        rate = train_record["figures"]["pairs_per_second"]["ours"]
+        precision = train_record["settings"]["precisions"][0]
+        rate = train_record["figures"]["pairs_per_second"][f"ours/{precision}"]
         parts.append(
-            f"Small models are workable on a CPU: all-MiniLM-L6-v2 trains at {num(rate)} pairs per second here, "
-            f"so 100 batches of 64 pairs take about {num(6400 / rate / 60)} minutes.")
+            f"Small models are workable on a CPU: all-MiniLM-L6-v2 trains at {num(rate)} pairs per second here "
+            f"({precision}), so 100 batches of 64 pairs take about {num(6400 / rate / 60)} minutes.")
     scaling = records.get("bench_scaling")
     if scaling:
         last = scaling["figures"]["rows"][-1]

@@ -41,10 +41,11 @@ def non_embedding_params(encoder: TextEncoder) -> int:
     return sum(p.numel() for name, p in encoder.backbone.named_parameters() if "embeddings." not in name)
 
 
-def train_config(n_sentences: int, batch_size: int, steps: int, max_length: int) -> TrainConfig:
+def train_config(n_sentences: int, batch_size: int, steps: int, max_length: int,
+                 precision: str = "fp32") -> TrainConfig:
     """Ours, as a user would run it: crops, the paper's optimiser settings, CPU, no logging."""
     return TrainConfig(augmentation="crops", n_sentences=n_sentences, batch_size=batch_size, steps=steps,
-                       max_length=max_length, seed=SEED, device="cpu", log_every=10**9)
+                       max_length=max_length, seed=SEED, device="cpu", precision=precision, log_every=10**9)
 
 
 def gflops(params: int, tokens: int, seconds: float) -> float:

@@ -57,3 +57,11 @@ def test_page_renders_without_errors(html, tmp_path, page):
     target = SCREENSHOTS / f"tiny-{page.replace('/', '-')}.png"
     chromium(tmp_path, "--window-size=1280,2400", f"--screenshot={target}", url)
     assert target.exists() and target.stat().st_size > 10_000
+
+
+def test_formulas_are_typeset_offline(html, tmp_path):
+    """MathJax ships with the book (sphinx-mathjax-offline): formulas render with no network."""
+    page = html / "book" / "intro.html"
+    assert "cdn.jsdelivr.net" not in page.read_text()
+    dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page.as_uri())
+    assert dom.count("<mjx-container") >= 5, "the introduction's formulas were not typeset"

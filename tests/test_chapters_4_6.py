@@ -20,7 +20,7 @@ from textembed_utils.results import paper_table
 from textembed_utils.training import TrainConfig
 
 TRAINING_NONE = dict.fromkeys(("batch_size", "lr", "temperature", "n_sentences", "epochs", "steps", "eval_every",
-                               "seed", "device"))
+                               "seed", "device", "precision"))
 SENTENCE = "This sentence is long enough to be kept by the crop rule because it has well over one hundred characters"
 
 

@@ -8,7 +8,7 @@ from textembed_utils.errors import TextembedError
 from textembed_utils.profiles import DEFAULT_PROFILE, load_profile, profile_names, start_settings
 from textembed_utils.training import TrainConfig
 
-REQUIRED = {"name", "seed", "device", "corpus", "corpus_size", "eval", "crops", "starts"}
+REQUIRED = {"name", "seed", "device", "precision", "corpus", "corpus_size", "eval", "crops", "starts"}
 
 
 def test_the_three_profiles_exist_and_embedded_is_the_default():

@@ -148,3 +148,34 @@ def test_a_diverged_loss_stops_the_run_before_it_is_checkpointed(tiny_bare, toy_
               progress=False)
     assert "became nan at step 3" in err.value.problem and "lower the learning rate (lr=0.001)" in err.value.fix
     assert torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)["step"] == 2
+
+
+# --- precision -----------------------------------------------------------------------------------
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_multiplies_bf16(monkeypatch):
+    from textembed_utils.training import precision
+
+    assert precision.resolve_precision("auto", torch.device("cuda")) == "bf16"
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda native=native: native)
+        assert precision.resolve_precision("auto", torch.device("cpu")) == expected
+    assert precision.resolve_precision("fp32", torch.device("cuda")) == "fp32"
+    assert precision.resolve_precision("bf16", torch.device("cpu")) == "bf16"
+
+
+def test_bf16_training_matches_fp32_to_bf16_accuracy_and_is_recorded(tiny_encoder, toy_corpus):
+    import copy
+
+    other = copy.deepcopy(tiny_encoder)
+    fp32 = train(tiny_encoder, toy_corpus.texts, config(steps=2, log_every=1, precision="fp32"), progress=False)
+    bf16 = train(other, toy_corpus.texts, config(steps=2, log_every=1, precision="bf16"), progress=False)
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert all(math.isfinite(loss) for loss in bf16.losses)
+    # Same weights and pairs at step 1: the losses differ only by bf16 rounding (~3 significant digits).
+    assert bf16.losses[0] == pytest.approx(fp32.losses[0], rel=0.02)
+
+
+def test_an_unknown_precision_names_the_choices():
+    with pytest.raises(TextembedError, match="precision"):
+        config(precision="fp16")

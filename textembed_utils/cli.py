@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .errors import TextembedError
 from .training.config import DEFAULT_CHECKPOINT_EVERY
+from .training.precision import PRECISIONS
 
 DEFAULT_EVAL_SIZE = 2000
 
@@ -120,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--freeze-layers", type=int, default=None,
                     help="freeze the embeddings and the first K transformer layers")
     ft.add_argument("--seed", type=int, default=42)
+    ft.add_argument("--precision", choices=PRECISIONS, default="auto",
+                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32 (default: auto)")
     ft.add_argument("--eval-size", type=_eval_size, default=DEFAULT_EVAL_SIZE,
                     help=f"labelled texts for the before/after kNN accuracy, or 'all' (default: {DEFAULT_EVAL_SIZE})")
     ft.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
@@ -214,7 +217,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         temperature=args.temperature, symmetric=args.symmetric,
         epochs=args.epochs if args.epochs is not None else 1.0, steps=args.steps,
         warmup_fraction=args.warmup_fraction, max_length=args.max_length,
-        freeze_layers=args.freeze_layers, seed=args.seed, device=args.device,
+        freeze_layers=args.freeze_layers, seed=args.seed, device=args.device, precision=args.precision,
         checkpoint_every=args.checkpoint_every,
     )
     began = time.perf_counter()

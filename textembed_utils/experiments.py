@@ -82,6 +82,7 @@ def train_config(profile: dict, start: str, augmentation: str, **overrides) -> T
     settings.update(
         augmentation=augmentation, n_sentences=profile["crops"]["n_sentences"],
         splitter=profile["crops"]["splitter"], seed=profile["seed"], device=profile["device"],
+        precision=profile.get("precision", "auto"),
         checkpoint_every=DEFAULT_CHECKPOINT_EVERY,  # an interrupted notebook resumes where it stopped
     )
     settings.update({k: v for k, v in overrides.items() if v is not None})
@@ -170,7 +171,7 @@ def trained_encoder(
             "total_steps": result.total_steps, "batches_per_epoch": result.batches_per_epoch,
             "losses": result.losses, "curve": result.curve, "train_seconds": result.train_seconds,
             "seconds_per_step": result.seconds_per_step, "wall_seconds": time.perf_counter() - began,
-            "device": result.device, "model": encoder.name, "parameters": encoder.parameter_count(),
+            "device": result.device, "precision": result.precision, "model": encoder.name, "parameters": encoder.parameter_count(),
             "cache_key": folder.name,
         }
         encoder.save(folder)

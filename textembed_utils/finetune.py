@@ -302,6 +302,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
                 "batches_per_epoch": result.batches_per_epoch,
                 "epochs": round(result.total_steps / result.batches_per_epoch, 3),
                 "device": result.device,
+                "precision": result.precision,
                 "resumed_from_step": result.resumed_from,
                 "seconds_per_step": round(result.seconds_per_step, 4),
                 "loss_first": result.losses[0] if result.losses else None,

@@ -13,6 +13,7 @@ from typing import Any
 from ..experiments import notebook_settings
 from ..params import Param, positive
 from ..profiles import profile_names
+from ..training.precision import PRECISIONS
 
 PROFILE = {"profile": Param(str, choices=tuple(profile_names()))}
 
@@ -26,14 +27,17 @@ TRAINING = {
     "eval_every": Param(int, optional=True, **positive("a number of batches ≥ 1")),
     "seed": Param(int, optional=True),
     "device": Param(str, optional=True, choices=("auto", "cpu", "cuda", "mps")),
+    "precision": Param(str, optional=True, choices=PRECISIONS),
 }
+# Set for the whole profile (every start, every run), not per start like the knobs above.
+PROFILE_WIDE = ("seed", "device", "precision")
 
 
 def validate(namespace: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, Any]:
-    """Validate the notebook's parameters; apply ``seed``/``device`` to the profile; return the settings."""
+    """Validate the notebook's parameters; apply ``PROFILE_WIDE`` ones to the profile; return the settings."""
     settings = notebook_settings(dict(namespace), spec)
     profile = settings["profile_settings"]
-    for key in ("seed", "device"):
+    for key in PROFILE_WIDE:
         if settings.get(key) is not None:
             profile[key] = settings[key]
     return settings
@@ -41,4 +45,4 @@ def validate(namespace: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[st
 
 def training_overrides(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The training parameters the reader set (not None), as ``trained_encoder`` overrides."""
-    return {k: settings[k] for k in TRAINING if k not in ("seed", "device") and settings.get(k) is not None}
+    return {k: settings[k] for k in TRAINING if k not in PROFILE_WIDE and settings.get(k) is not None}

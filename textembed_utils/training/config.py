@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 
 from ..augment import AUGMENTATIONS
 from ..errors import TextembedError
+from .precision import PRECISIONS
 
 # Steps between checkpoints of the runs the notebooks and the CLI start: often enough that an
 # interrupted run loses little, rarely enough that saving (model + Adam state) costs little.
@@ -35,6 +36,7 @@ class TrainConfig:
     freeze_layers: int | None = None
     seed: int = 42
     device: str = "auto"
+    precision: str = "auto"  # bf16 autocast where the hardware has it, else fp32 (precision.py)
     eval_every: int | None = None
     checkpoint_every: int | None = None
     log_every: int = 10
@@ -59,6 +61,7 @@ class TrainConfig:
             (self.freeze_layers is None or self.freeze_layers >= 0, "freeze_layers", "≥ 0 or None"),
             (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
              "device", "auto, cpu or cuda"),
+            (self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}"),
             (self.eval_every is None or self.eval_every >= 1, "eval_every", "≥ 1 or None"),
             (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every", "≥ 1 or None"),
         ]

@@ -4,7 +4,7 @@ Adam with linear warm-up over 10% of one epoch's batches and linear decay to 0
 (the paper's schedule), anchors and positives of a batch forwarded together in
 length-sorted groups each padded only to its own longest text (the same loss as
 one padded forward pass, with far fewer padding tokens: benchmarks/bench_train.py),
-bf16 autocast on CUDA, no host synchronisation inside the loop except at logging
+bf16 autocast where the hardware has it (precision.py), no host synchronisation inside the loop except at logging
 steps, evaluation callbacks for learning curves, periodic checkpoints and exact
 resume.
 """
@@ -29,6 +29,7 @@ from ..models import TextEncoder, freeze_prefix
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .loss import info_nce
+from .precision import autocast, resolve_precision
 
 EvalFn = Callable[[TextEncoder, int], dict]
 
@@ -79,6 +80,7 @@ class TrainResult:
     curve: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     device: str = "cpu"
+    precision: str = "fp32"
     resumed_from: int = 0
 
     @property
@@ -140,7 +142,7 @@ class _Run:
         self.optimizer = torch.optim.Adam(params, lr=config.lr, fused=self.device.type in ("cpu", "cuda"))
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, config.warmup_steps(self.per_epoch, self.total), self.total)
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        self.precision = resolve_precision(config.precision, self.device)
         self._epoch_pairs: tuple[int, list] | None = None
 
     def batch(self, step: int) -> list[tuple[str, str]]:
@@ -160,8 +162,9 @@ class _Run:
             gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + step)
             maskable = tokens["attention_mask"].bool() & ~tokens["special_tokens_mask"].bool()
             ids = mask_tokens(ids, maskable, self.config.mask_fraction, self.encoder.mask_token_id, gen)
-        with self.autocast:
+        with autocast(self.precision, self.device):
             vectors = forward_by_length(self.encoder, ids, tokens["attention_mask"], self.device)
+        vectors = vectors.float()  # similarities / temperature in fp32: bf16 keeps only ~3 digits
         half = len(pairs)
         return info_nce(vectors[:half], vectors[half:], self.config.temperature, self.config.symmetric)
 
@@ -207,7 +210,7 @@ def train(
     run = _Run(encoder, texts, config)
     result = TrainResult(
         config=config.to_dict(), crop_stats=run.sampler.stats, total_steps=run.total,
-        batches_per_epoch=run.per_epoch, device=str(run.device),
+        batches_per_epoch=run.per_epoch, device=str(run.device), precision=run.precision,
     )
     start = 0
     saved = load_checkpoint(checkpoint_dir, config.fingerprint())
