@@ -61,6 +61,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 def sentence_transformers_run(pairs: list[tuple[str, str]], steps: int, output_dir: str, precision: str):
     """A function that trains a SentenceTransformer on ``pairs`` for ``steps`` and returns its loop seconds."""
+    from accelerate.state import AcceleratorState
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments,
@@ -85,6 +86,8 @@ def sentence_transformers_run(pairs: list[tuple[str, str]], steps: int, output_d
     loss = MultipleNegativesRankingLoss(model, scale=SCALE)
 
     def run() -> float:
+        # accelerate keeps one process-wide mixed-precision state; each precision's trainer sets its own.
+        AcceleratorState._reset_state()
         timer = _LoopTimer()
         SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss,
                                    callbacks=[timer]).train()
