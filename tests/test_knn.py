@@ -61,6 +61,19 @@ def test_float32_embeddings_string_labels_and_small_chunks(metric):
         np.testing.assert_array_equal(knn_predict(train_x, train_y, test_x, 10, metric, chunk_size=chunk), want)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("block", [1, 7, 26, 400])
+def test_reference_blocks_of_any_size_give_the_same_neighbours(monkeypatch, metric, block):
+    """Candidates picked block by block (even blocks smaller than k + margin) are the overall best."""
+    from textembed_utils.evaluation import knn as knn_module
+
+    monkeypatch.setattr(knn_module, "REFERENCE_BLOCK", block)
+    train_x, train_y, test_x = tie_heavy_data(seed=3)
+    ours = knn_predict(train_x.astype(np.float32), train_y, test_x.astype(np.float32), k=10, metric=metric)
+    np.testing.assert_array_equal(ours, sklearn_predict(train_x.astype(np.float32), train_y,
+                                                        test_x.astype(np.float32), 10, metric))
+
+
 def test_accuracy_uses_the_papers_split():
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 3, 300)

@@ -89,7 +89,7 @@ def sweep(settings: Mapping[str, Any]) -> dict[str, dict]:
 
 
 def results_table(results: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per run: accuracies, training batches and seconds, texts used for training."""
+    """One row per run: accuracies, training batches, seconds and arithmetic, texts used for training."""
     rows = {}
     for name, run in results.items():
         summary = run["summary"]
@@ -97,6 +97,7 @@ def results_table(results: Mapping[str, dict]) -> pd.DataFrame:
             **run["metrics"],
             "batches": summary.get("total_steps", 0),
             "train seconds": round(summary.get("train_seconds", 0.0), 1),
+            "precision": summary.get("precision", "–"),
             "training texts": summary.get("crop_stats", {}).get("usable"),
             "eval texts": run.get("eval_texts"),
         }

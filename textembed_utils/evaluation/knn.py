@@ -30,6 +30,9 @@ CANDIDATE_MARGIN = 16  # extra float32 candidates per test point, re-ranked in f
 # Largest working buffer of a chunk: bounds the memory of a call whatever the corpus size,
 # while keeping chunks few (each chunk costs a dozen small tensor operations).
 CHUNK_BYTES = 64 * 2**20
+# References per distance block: each block's candidates are picked while its distances are
+# still in cache, and query chunks can stay tall (taller matrix products run nearer the peak).
+REFERENCE_BLOCK = 4096
 _FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 
 
@@ -68,9 +71,29 @@ class _Neighbours:
         self.error_factor = 1.01 * (refs.shape[1] + 4) * _FLOAT32_UNIT_ROUNDOFF
 
     def rows_per_chunk(self, limit: int) -> int:
-        """Query rows per chunk so that neither the distances nor the gathered candidates exceed the budget."""
-        per_row = max(4 * len(self.refs), 8 * self.candidates * self.refs.shape[1])
+        """Query rows per chunk so that neither a block's distances nor the gathered candidates exceed the budget."""
+        blocks = -(-len(self.refs) // REFERENCE_BLOCK)
+        distances = 4 * min(len(self.refs), REFERENCE_BLOCK) + 12 * self.candidates * blocks
+        per_row = max(distances, 8 * self.candidates * self.refs.shape[1])
         return max(1, min(limit, CHUNK_BYTES // per_row))
+
+    def rough_candidates(self, queries32: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``candidates`` smallest float32 partial distances of each query (sorted) and their reference indices.
+
+        Block by block: the best of every block's best candidates are the best overall.
+        """
+        found = []
+        for start in range(0, len(self.refs), REFERENCE_BLOCK):
+            stop = start + REFERENCE_BLOCK
+            ref_sq = None if self.ref_sq32 is None else self.ref_sq32[start:stop]
+            block = _partial_distances(queries32, self.refs32[start:stop], ref_sq)
+            dist, index = torch.topk(block, min(self.candidates, block.shape[1]), dim=1, largest=False,
+                                     sorted=False)
+            found.append((dist, index + start))
+        dist = torch.cat([d for d, _ in found], dim=1)
+        index = torch.cat([i for _, i in found], dim=1)
+        best, order = torch.topk(dist, self.candidates, dim=1, largest=False, sorted=True)
+        return best, torch.gather(index, 1, order)
 
     def exact(self, queries64: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Float64 partial distances from each query to its rows of ``index`` references."""
@@ -80,9 +103,7 @@ class _Neighbours:
 
     def __call__(self, queries: torch.Tensor) -> torch.Tensor:
         k = self.k
-        rough = _partial_distances(queries.float(), self.refs32, self.ref_sq32)
-        rough_dist, cand = torch.topk(rough, self.candidates, dim=1, largest=False, sorted=True)
-        del rough
+        rough_dist, cand = self.rough_candidates(queries.float())
         neighbours = cand[:, :k].clone()
         if self.candidates == k:
             return neighbours
@@ -131,7 +152,7 @@ def knn_predict(
     test_x: np.ndarray,
     k: int = 10,
     metric: str = "euclidean",
-    chunk_size: int = 1024,
+    chunk_size: int = 512,
 ) -> np.ndarray:
     """Majority label among the ``k`` nearest training points of each test point.
 
