@@ -17,6 +17,15 @@ from ..training.precision import PRECISIONS
 
 PROFILE = {"profile": Param(str, choices=tuple(profile_names()))}
 
+# Set for the whole profile (every start, every run), not per start like the TRAINING knobs; chapters
+# that only evaluate take these too, since the trained models they load depend on them.
+PROFILE_WIDE = {
+    "seed": Param(int, optional=True),
+    "device": Param(str, optional=True, choices=("auto", "cpu", "cuda", "mps")),
+    "precision": Param(str, optional=True, choices=PRECISIONS),
+}
+
+# Per start: None keeps the profile's value for each start.
 TRAINING = {
     "batch_size": Param(int, optional=True, check=lambda v: v >= 2, expected="an integer ≥ 2"),
     "lr": Param(float, optional=True, **positive("a positive learning rate, e.g. 2e-5")),
@@ -25,12 +34,8 @@ TRAINING = {
     "epochs": Param(float, optional=True, **positive("a positive number of epochs")),
     "steps": Param(int, optional=True, **positive("a number of batches ≥ 1")),
     "eval_every": Param(int, optional=True, **positive("a number of batches ≥ 1")),
-    "seed": Param(int, optional=True),
-    "device": Param(str, optional=True, choices=("auto", "cpu", "cuda", "mps")),
-    "precision": Param(str, optional=True, choices=PRECISIONS),
+    **PROFILE_WIDE,
 }
-# Set for the whole profile (every start, every run), not per start like the knobs above.
-PROFILE_WIDE = ("seed", "device", "precision")
 
 
 def validate(namespace: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ..evaluation.baselines import tfidf_knn_accuracy
 from ..evaluation.tsne import tsne_map
 from ..models import load_encoder
 from ..params import Param
-from .common import PROFILE
+from .common import PROFILE, PROFILE_WIDE
 from .common import validate as _validate
 
 SPEC: dict[str, Param] = {
@@ -32,8 +32,7 @@ SPEC: dict[str, Param] = {
     "models": Param(str, optional=True, expected="start:augmentation pairs"),
     "references": Param(str, optional=True, expected="comma-separated model names"),
     "tsne_models": Param(str, optional=True, expected="start:augmentation pairs"),
-    "seed": Param(int, optional=True),
-    "device": Param(str, optional=True, choices=("auto", "cpu", "cuda", "mps")),
+    **PROFILE_WIDE,
 }
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from .. import experiments as ex
 from ..evaluation import mteb_eval
 from ..params import Param, positive
-from .common import PROFILE
+from .common import PROFILE, PROFILE_WIDE
 from .common import validate as _validate
 
 SPEC: dict[str, Param] = {
@@ -30,8 +30,7 @@ SPEC: dict[str, Param] = {
     "tasks": Param(str, optional=True, choices=("local", "paper")),
     "size": Param(int, optional=True, **positive("a number of texts ≥ 20")),
     "max_length": Param(int, optional=True, check=lambda v: v >= 8, expected="≥ 8 tokens"),
-    "seed": Param(int, optional=True),
-    "device": Param(str, optional=True, choices=("auto", "cpu", "cuda", "mps")),
+    **PROFILE_WIDE,
 }
 
 
