@@ -305,7 +305,6 @@ def local_clustering_task(corpus, *, name: str | None = None, n_clusters: int = 
     (mteb's defaults would embed 4 % of a small corpus: pitfall 1).
     """
     mteb = _mteb()
-    from datasets import Dataset, DatasetDict
 
     texts, labels = corpus.labelled()
     label_ids, classes = _label_ids(list(labels))
@@ -322,28 +321,12 @@ def local_clustering_task(corpus, *, name: str | None = None, n_clusters: int = 
         f"into {len(classes)} classes.",
     )
 
-    def load_data(self, num_proc=None, **kwargs):
-        if self.data_loaded:
-            return
-        self.dataset = DatasetDict(
-            {"test": Dataset.from_dict({"sentences": list(texts), "labels": label_ids})}
-        )
-        self.data_loaded = True
-
-    cls = type(
-        f"LocalClustering_{abs(hash(name))}",
-        (mteb.abstasks.AbsTaskClustering,),
-        {
-            "metadata": metadata,
-            "load_data": load_data,
-            "max_fraction_of_documents_to_embed": None,
-            "max_document_to_embed": None,
-            "max_documents_per_cluster": len(texts),
-            "n_clusters": n_clusters,
-            "class_names": classes,
-        },
+    return _local_task(
+        mteb.abstasks.AbsTaskClustering, metadata, {"test": {"sentences": list(texts), "labels": label_ids}},
+        {"max_fraction_of_documents_to_embed": None, "max_document_to_embed": None,
+         "max_documents_per_cluster": len(texts), "n_clusters": n_clusters, "class_names": classes},
+        seed,
     )
-    return cls(seed=seed)
 
 
 def local_classification_task(
@@ -358,7 +341,6 @@ def local_classification_task(
     gives mteb's few-shot protocol (``n_experiments`` resamples, default 10).
     """
     mteb = _mteb()
-    from datasets import Dataset, DatasetDict
     from sklearn.model_selection import train_test_split
 
     texts, labels = corpus.labelled()
@@ -397,25 +379,27 @@ def local_classification_task(
         f"stratified split seed {seed}.",
     )
 
+    return _local_task(
+        mteb.abstasks.AbsTaskClassification, metadata, {"train": train, "test": test},
+        {"samples_per_label": int(samples_per_label), "n_experiments": int(n_experiments or 10),
+         "class_names": classes},
+        seed,
+    )
+
+
+def _local_task(base: type, metadata, splits: dict[str, dict], settings: dict, seed: int):
+    """An instance of a one-off subclass of mteb's ``base`` task that serves ``splits`` (split → columns)
+    from memory instead of downloading, with ``settings`` as class attributes."""
+    from datasets import Dataset, DatasetDict
+
     def load_data(self, num_proc=None, **kwargs):
         if self.data_loaded:
             return
-        self.dataset = DatasetDict(
-            {"train": Dataset.from_dict(train), "test": Dataset.from_dict(test)}
-        )
+        self.dataset = DatasetDict({split: Dataset.from_dict(columns) for split, columns in splits.items()})
         self.data_loaded = True
 
-    cls = type(
-        f"LocalClassification_{abs(hash(name))}",
-        (mteb.abstasks.AbsTaskClassification,),
-        {
-            "metadata": metadata,
-            "load_data": load_data,
-            "samples_per_label": int(samples_per_label),
-            "n_experiments": int(n_experiments or 10),
-            "class_names": classes,
-        },
-    )
+    cls = type(f"Local{base.__name__}_{abs(hash(metadata.name))}", (base,),
+               {"metadata": metadata, "load_data": load_data, **settings})
     return cls(seed=seed)
 
 
