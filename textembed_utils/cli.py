@@ -38,24 +38,17 @@ def _echo(message: str) -> None:
 
 def _eval_size(value: str) -> int | None:
     """``all`` → None (every labelled text), else a positive integer."""
-    if value.lower() == "all":
-        return None
-    try:
-        size = int(value)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got '{value}'")
-    return size
+    return None if value.lower() == "all" else _positive_int(value, " or 'all'")
 
 
-def _positive_int(value: str) -> int:
+def _positive_int(value: str, alternatives: str = "") -> int:
+    """An integer ≥ 1; anything else is an argparse error naming what else is accepted."""
     try:
         number = int(value)
     except ValueError:
         number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{value}'")
+        raise argparse.ArgumentTypeError(f"expected a positive integer{alternatives}, got '{value}'")
     return number
 
 
