@@ -76,9 +76,11 @@ def low_precision_margins(train_x: np.ndarray, test_x: np.ndarray, queries: int 
     gap = nearest[:, -1] - nearest[:, K - 1]
     q_norm, r_norm = q.norm(dim=1), refs.norm(dim=1).max()
     half_root_d = refs.shape[1] ** 0.5 / 2
+    ref_error = refs.abs().max() / 127 * half_root_d  # the largest ‖e_r‖ of any reference
+    query_error = q.abs().max(dim=1).values / 127 * half_root_d
     bounds = {
         "bf16": 2 * 3 * 2.0**-8 * q_norm * r_norm,
-        "int8": 2 * (q_norm * refs.abs().max() / 127 * half_root_d + q.abs().max(dim=1).values / 127 * half_root_d * r_norm),
+        "int8": 2 * (q_norm * ref_error + query_error * r_norm),
     }
     return {"margin": CANDIDATE_MARGIN, "median_gap": float(gap.median()),
             "median_error_bound": {name: float(b.median()) for name, b in bounds.items()},

@@ -171,7 +171,8 @@ def trained_encoder(
             "total_steps": result.total_steps, "batches_per_epoch": result.batches_per_epoch,
             "losses": result.losses, "curve": result.curve, "train_seconds": result.train_seconds,
             "seconds_per_step": result.seconds_per_step, "wall_seconds": time.perf_counter() - began,
-            "device": result.device, "precision": result.precision, "model": encoder.name, "parameters": encoder.parameter_count(),
+            "device": result.device, "precision": result.precision, "model": encoder.name,
+            "parameters": encoder.parameter_count(),
             "cache_key": folder.name,
         }
         encoder.save(folder)

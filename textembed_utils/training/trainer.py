@@ -230,15 +230,16 @@ def train(
 
     def flush_losses() -> None:
         # One host sync per logging step instead of one per batch.
-        if pending:
-            first = len(result.losses) + 1
-            result.losses.extend(torch.stack(pending).float().cpu().tolist())
-            pending.clear()
-            bad = next((i for i, value in enumerate(result.losses[first - 1:], first) if not math.isfinite(value)), None)
-            if bad is not None:  # stop before a diverged model is checkpointed or saved
-                raise TextembedError(f"The training loss became {result.losses[bad - 1]} at step {bad}: the run diverged.",
+        if not pending:
+            return
+        new = torch.stack(pending).float().cpu().tolist()
+        pending.clear()
+        for step, value in enumerate(new, len(result.losses) + 1):
+            if not math.isfinite(value):  # stop before a diverged model is checkpointed or saved
+                raise TextembedError(f"The training loss became {value} at step {step}: the run diverged.",
                                      f"lower the learning rate (lr={config.lr:g}) or raise the temperature "
                                      f"({config.temperature:g}).")
+        result.losses.extend(new)
 
     bar = tqdm(range(start, run.total), desc=f"Training ({config.augmentation})", disable=not progress,
                initial=start, total=run.total)
