@@ -36,6 +36,25 @@ class Corpus:
                 f"The corpus '{self.name}' has {len(self.texts)} texts but {len(self.labels)} labels.",
                 "give exactly one label (or an empty value) per text.",
             )
+        self._check_types()
+
+    def _check_types(self) -> None:
+        """Texts must be strings and labels strings or None, so nothing is silently stringified later."""
+        bad = next((i for i, text in enumerate(self.texts) if not isinstance(text, str)), None)
+        if bad is not None:
+            raise TextembedError(
+                f"Text {bad} of the corpus '{self.name}' is a {type(self.texts[bad]).__name__} "
+                f"({self.texts[bad]!r:.60}), not a string.",
+                "pass texts as strings; load_user_file reads and checks files for you.",
+            )
+        bad = next((i for i, lab in enumerate(self.labels or []) if lab is not None and not isinstance(lab, str)),
+                   None)
+        if bad is not None:
+            raise TextembedError(
+                f"Label {bad} of the corpus '{self.name}' is a {type(self.labels[bad]).__name__} "
+                f"({self.labels[bad]!r:.60}), not a string.",
+                "pass labels as strings (e.g. [str(label) for label in labels]) or None for unlabelled texts.",
+            )
 
     def __len__(self) -> int:
         return len(self.texts)

@@ -4,6 +4,14 @@ Messy files are the norm, so every problem gets a TextembedError that says what
 is wrong and how to fix it. Some problems are not errors: texts without a label
 stay unlabelled (they still train), and a single-class label column is only
 recorded in ``info`` because it matters only when accuracy is asked for.
+
+Values are type-checked as they are read, in every format: a text must be a
+string (a number, list, object, boolean or bytes is refused, naming its line or
+row, the column and the type found; a missing value counts as an empty text).
+A label must be a scalar: a string, an integer, a boolean, or a float that is
+really an integer (``3.0``, which pandas makes of an integer column with gaps);
+each is converted to its text (``"3"``). A CSV or TXT file holds only text, so
+there every cell is already a string.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import TextembedError
@@ -37,8 +46,8 @@ def _decode(path: Path) -> str:
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    """One JSON object per line; blank lines skipped; a broken line is named in the error."""
-    rows = []
+    """One JSON object per line, indexed by line number; blank lines skipped; a broken line is named."""
+    rows, numbers = [], []
     for number, line in enumerate(_decode(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -55,22 +64,33 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                 "write one JSON object per line, e.g. {\"text\": \"...\", \"label\": \"...\"}.",
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+        numbers.append(number)
+    # dtype=object keeps each value as JSON wrote it (an int stays an int, not a float with NaN).
+    return pd.DataFrame(rows, index=numbers, dtype=object)
+
+
+# How an error names a value's place: lines of a text file, data rows of a table (from 1).
+_PLACE = {".txt": "line", ".jsonl": "line", ".csv": "row", ".parquet": "row"}
 
 
 def _read_table(path: Path, text_column: str) -> pd.DataFrame:
-    """The file as a table of strings (missing cells as NA), whatever its format."""
+    """The file as a table (missing cells as NA) indexed by line or row number, whatever its format."""
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        return pd.DataFrame({text_column: _decode(path).splitlines()})
+        lines = _decode(path).splitlines()
+        return pd.DataFrame({text_column: lines}, index=range(1, len(lines) + 1))
     if suffix == ".jsonl":
         return _read_jsonl(path)
     source = io.StringIO(_decode(path)) if suffix == ".csv" else path
     try:
         if suffix == ".csv":
             # Only empty cells are missing: a text or label "NA" or "null" stays as written.
-            return pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
-        return pd.read_parquet(source, engine="pyarrow")
+            table = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+        else:
+            # Nullable dtypes keep an integer column with gaps as integers (not floats with NaN).
+            table = pd.read_parquet(source, engine="pyarrow", dtype_backend="numpy_nullable")
+        table.index = range(1, len(table) + 1)
+        return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         raise TextembedError(
             f"Could not read {path} as {suffix[1:]} ({exc}).",
@@ -89,11 +109,79 @@ def _column(table: pd.DataFrame, column: str, role: str, path: Path) -> pd.Serie
     return table[column]
 
 
-def _as_str_or_none(value: object) -> str | None:
-    """A cell as stripped text, or None when it is missing or blank."""
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+def _is_missing(value: object) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and not isinstance(value, str) and pd.isna(value))
+
+
+def _type_name(value: object) -> str:
+    """The type of a cell as a user knows it, with its article: JSON's words for JSON values, else Python's."""
+    if isinstance(value, (bool, np.bool_)):
+        return "a boolean"
+    if isinstance(value, (int, np.integer)):
+        return "an integer"
+    if isinstance(value, (float, np.floating)):
+        return "a number"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a value of type {type(value).__name__}"
+
+
+def _shown(value: object) -> str:
+    """A short repr of a cell, NumPy values shown as the Python values they hold."""
+    text = repr(value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_text(value: object) -> str | None:
+    """A text cell stripped, or None when missing or blank; a non-string raises ``TypeError``."""
+    if _is_missing(value):
         return None
-    return str(value).strip() or None
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value.strip() or None
+
+
+def _as_label(value: object) -> str | None:
+    """A label cell as text (``3``, ``3.0`` → ``"3"``), or None when missing or blank; else ``TypeError``."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    raise TypeError(value)
+
+
+# Per column role: how a cell is read, what it must be, and how to fix a wrong one.
+_ROLES = {
+    "text": (_as_text, "a string", "store every text as a string (in JSON: quoted), "
+             "or pass the column that holds the texts (--text-column)"),
+    "label": (_as_label, "a string, an integer or a boolean (a float only if it is a whole number)",
+              "give every label as a class name or a whole number, "
+              "or pass the column that holds the labels (--label-column)"),
+}
+
+
+def _cells(series: pd.Series, role: str, path: Path) -> list[str | None]:
+    """Every cell of a ``role`` column read; the first one of a wrong type → an error naming its place."""
+    convert, expected, fix = _ROLES[role]
+    converted = []
+    for place, value in series.items():
+        try:
+            converted.append(convert(value))
+        except TypeError:
+            raise TextembedError(
+                f"{path} {_PLACE[path.suffix.lower()]} {place}, {role} column '{series.name}': found "
+                f"{_type_name(value)} ({_shown(value)}), expected {expected}.",
+                f"{fix}.",
+            ) from None
+    return converted
 
 
 def load_user_file(
@@ -127,9 +215,9 @@ def load_user_file(
         )
 
     table = _read_table(path, text_column)
-    texts = [_as_str_or_none(v) for v in _column(table, text_column, "text", path)]
+    texts = _cells(_column(table, text_column, "text", path), "text", path)
     raw_labels = (
-        [_as_str_or_none(v) for v in _column(table, label_column, "label", path)]
+        _cells(_column(table, label_column, "label", path), "label", path)
         if label_column is not None
         else None
     )
