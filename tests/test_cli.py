@@ -283,3 +283,50 @@ def test_console_script_ctrl_c_exits_130_and_keeps_the_checkpoint(tmp_path, tiny
     assert proc.returncode == 130
     assert "resume" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+# --- every option: a flag, a choice, free text, or a number with its one range (issue 14) ---------
+
+FREE_TEXT = {"corpus", "text_column", "label_column", "out", "model", "pooling", "device", "json", "help"}
+REQUIRED = {"finetune": ["c.csv", "--out", "o"], "embed": ["m", "c.csv", "--out", "o.npy"], "evaluate": ["m", "c.csv"]}
+
+
+def every_option():
+    """(subcommand, argparse action) for every argument of every subcommand of ``textembed``."""
+    import argparse
+
+    parser = cli.build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [(name, action) for name, sub in commands.choices.items() for action in sub._actions]
+
+
+def test_every_option_is_a_flag_a_choice_free_text_or_a_ranged_number():
+    assert set(REQUIRED) == {name for name, _ in every_option()}
+    for command, action in every_option():
+        kind = ("flag" if action.nargs == 0 else "choice" if action.choices else
+                "ranged" if hasattr(action.type, "range") else "text" if action.dest in FREE_TEXT else None)
+        assert kind, (f"textembed {command} {'/'.join(action.option_strings) or action.dest}: give it "
+                      "type=ranged_type(<setting>) with a range in TrainConfig or ranges.OTHER_RANGES")
+
+
+RANGED = [(command, action.option_strings[0], action.type, value) for command, action in every_option()
+          if hasattr(action.type, "range") for value in action.type.range.outside(action.type.kind)]
+
+
+@pytest.mark.parametrize(("command", "option", "parse", "value"), RANGED,
+                         ids=[f"{c}{o}={v}" for c, o, _, v in RANGED])
+def test_every_numeric_option_refuses_values_outside_its_range(command, option, parse, value, capsys):
+    assert main([command, *REQUIRED[command], option, str(value)]) == 2
+    err = capsys.readouterr().err
+    assert f"{parse.setting}=" in err and "is out of range" in err and "How to fix:" in err
+    assert "Traceback" not in err
+
+
+def test_option_ranges_are_the_api_ranges():
+    from textembed_utils.ranges import range_for
+
+    for _, action in every_option():
+        if hasattr(action.type, "range"):
+            assert (action.type.kind, action.type.range) == range_for(action.type.setting)
+            default = action.default
+            assert default is None or default in action.type.range, action.option_strings

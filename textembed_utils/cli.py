@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import TextembedError
+from .ranges import ranged_type
 from .training.config import DEFAULT_CHECKPOINT_EVERY
 from .training.precision import PRECISIONS
 
@@ -35,21 +36,9 @@ def _echo(message: str) -> None:
 
 # --- argument types ----------------------------------------------------------------------------
 
-
-def _eval_size(value: str) -> int | None:
-    """``all`` → None (every labelled text), else a positive integer."""
-    return None if value.lower() == "all" else _positive_int(value, " or 'all'")
-
-
-def _positive_int(value: str, alternatives: str = "") -> int:
-    """An integer ≥ 1; anything else is an argparse error naming what else is accepted."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer{alternatives}, got '{value}'")
-    return number
+# Every numeric option parses and range-checks through ``ranged_type``: its range is written once
+# (TrainConfig's field metadata or ranges.OTHER_RANGES), so the CLI, the API and the notebooks agree.
+_EVAL_SIZE = ranged_type("eval_size", {"all": None})  # 'all': every labelled text
 
 
 # --- the parser ----------------------------------------------------------------------------------
@@ -65,9 +54,9 @@ def _corpus_options(parser: argparse.ArgumentParser, label_required: bool = Fals
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
-    parser.add_argument("--encode-batch-size", type=_positive_int, default=64,
+    parser.add_argument("--encode-batch-size", type=ranged_type("encode_batch_size"), default=64,
                         help="texts per batch when embedding (default: 64)")
-    parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    parser.add_argument("--threads", type=ranged_type("threads"), default=None, help="CPU threads for torch")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -98,27 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start from the model's weights or from a random init of its architecture")
     ft.add_argument("--pooling", default=None, help="mean (default), cls, sep")
     ft.add_argument("--augmentation", choices=AUGMENTATIONS, default="crops")
-    ft.add_argument("--n-sentences", type=int, default=2, help="sentences per crop (paper: 2)")
+    ft.add_argument("--n-sentences", type=ranged_type("n_sentences"), default=2, help="sentences per crop (paper: 2)")
     ft.add_argument("--splitter", choices=SPLITTERS, default="naive",
                     help="sentence splitting: the paper's split on '.' (naive) or a regex")
-    ft.add_argument("--mask-fraction", type=float, default=0.15, help="fraction of tokens masked (masking)")
-    ft.add_argument("--batch-size", type=int, default=64, help="pairs per batch (paper: 64)")
+    ft.add_argument("--mask-fraction", type=ranged_type("mask_fraction"), default=0.15, help="fraction of tokens masked (masking)")
+    ft.add_argument("--batch-size", type=ranged_type("batch_size"), default=64, help="pairs per batch (paper: 64)")
     length = ft.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, default=None, help="training batches")
-    length.add_argument("--epochs", type=float, default=None, help="passes over the usable texts (default: 1)")
-    ft.add_argument("--lr", type=float, default=2e-5, help="Adam learning rate (paper: 2e-5)")
-    ft.add_argument("--warmup-fraction", type=float, default=0.1, help="linear warm-up, fraction of one epoch")
-    ft.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature (paper: 0.05)")
+    length.add_argument("--steps", type=ranged_type("steps"), default=None, help="training batches")
+    length.add_argument("--epochs", type=ranged_type("epochs"), default=None, help="passes over the usable texts (default: 1)")
+    ft.add_argument("--lr", type=ranged_type("lr"), default=2e-5, help="Adam learning rate (paper: 2e-5)")
+    ft.add_argument("--warmup-fraction", type=ranged_type("warmup_fraction"), default=0.1, help="linear warm-up, fraction of one epoch")
+    ft.add_argument("--temperature", type=ranged_type("temperature"), default=0.05, help="InfoNCE temperature (paper: 0.05)")
     ft.add_argument("--symmetric", action="store_true", help="symmetric InfoNCE (both directions)")
-    ft.add_argument("--max-length", type=int, default=128, help="tokens per text (default: 128)")
-    ft.add_argument("--freeze-layers", type=int, default=None,
+    ft.add_argument("--max-length", type=ranged_type("max_length"), default=128, help="tokens per text (default: 128)")
+    ft.add_argument("--freeze-layers", type=ranged_type("freeze_layers"), default=None,
                     help="freeze the embeddings and the first K transformer layers")
-    ft.add_argument("--seed", type=int, default=42)
+    ft.add_argument("--seed", type=ranged_type("seed"), default=42, help="random seed (default: 42)")
     ft.add_argument("--precision", choices=PRECISIONS, default="auto",
                     help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32 (default: auto)")
-    ft.add_argument("--eval-size", type=_eval_size, default=DEFAULT_EVAL_SIZE,
+    ft.add_argument("--eval-size", type=_EVAL_SIZE, default=DEFAULT_EVAL_SIZE,
                     help=f"labelled texts for the before/after kNN accuracy, or 'all' (default: {DEFAULT_EVAL_SIZE})")
-    ft.add_argument("--checkpoint-every", type=_positive_int, default=DEFAULT_CHECKPOINT_EVERY,
+    ft.add_argument("--checkpoint-every", type=ranged_type("checkpoint_every"), default=DEFAULT_CHECKPOINT_EVERY,
                     help=f"steps between checkpoints; a rerun resumes (default: {DEFAULT_CHECKPOINT_EVERY})")
     ft.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE map")
     ft.add_argument("--overwrite", action="store_true", help="replace an existing non-empty DIR")
@@ -130,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("model", metavar="MODEL", help="a model folder (e.g. from finetune), the embedded name, or a hub id")
     _corpus_options(em)
     em.add_argument("--out", required=True, type=Path, metavar="FILE.npy", help="output .npy file")
-    em.add_argument("--max-length", type=int, default=None,
+    em.add_argument("--max-length", type=ranged_type("max_length"), default=None,
                     help="tokens per text (default: the model folder's, else 128)")
     em.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
     _model_options(em)
@@ -141,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                                          "on a 90/10 split with seed 42, as in the paper.")
     ev.add_argument("model", metavar="MODEL", help="a model folder, the embedded name, or a hub id")
     _corpus_options(ev)
-    ev.add_argument("--max-length", type=int, default=None,
+    ev.add_argument("--max-length", type=ranged_type("max_length"), default=None,
                     help="tokens per text (default: the model folder's, else 128)")
-    ev.add_argument("--eval-size", type=_eval_size, default=DEFAULT_EVAL_SIZE,
+    ev.add_argument("--eval-size", type=_EVAL_SIZE, default=DEFAULT_EVAL_SIZE,
                     help=f"labelled texts to evaluate on, or 'all' (default: {DEFAULT_EVAL_SIZE})")
     ev.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                     help="print the scores as JSON (or write them to FILE)")
@@ -190,8 +179,6 @@ def _load_for_inference(args: argparse.Namespace):
     from .models import load_encoder
     from .training import resolve_device
 
-    if args.max_length is not None and args.max_length < 1:
-        raise TextembedError(f"--max-length {args.max_length} is not positive.", "pass --max-length ≥ 1.")
     encoder = load_encoder(args.model, max_length=_model_max_length(args.model, args.max_length))
     return encoder.to(resolve_device(args.device))
 
@@ -294,7 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``textembed`` with ``argv`` (default: the process arguments); return the exit code."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # argparse: --help (0) or a bad option (2), already explained on stderr
+        return int(done.code or 0)
     args.invocation = shlex.join(["textembed", *argv])
     try:
         _apply_threads(args)

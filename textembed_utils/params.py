@@ -4,6 +4,12 @@ papermill passes ``-p name value`` into a cell after the one tagged
 ``parameters``; it only warns about unknown names and never checks types. Each
 notebook therefore calls ``validate_parameters(globals(), SPEC)`` right after, so
 a typo or a wrong type stops the run at once with a message naming the parameter.
+
+Ranges are not repeated here: a parameter named like a ``TrainConfig`` field or
+a setting of ``ranges.OTHER_RANGES`` (``batch_size``, ``seed``, ``size``, ...) is
+checked against that one range (``ranges.range_for``), exactly as the Python API
+and the command line check it; ``Param(range=...)`` gives a range to a parameter
+of another name.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import TextembedError
+from .ranges import Range, range_for
 
 # Names IPython itself puts into a notebook's namespace.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -20,16 +27,20 @@ _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter: accepted type(s), whether None is allowed, an optional check and its wording."""
+    """One parameter: accepted type(s), whether None is allowed, its range, an optional check and its wording."""
 
     types: type | tuple[type, ...]
     optional: bool = False
     check: Callable[[Any], bool] | None = None
     expected: str = ""
     choices: tuple | None = None
+    range: Range | None = None
 
-    def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not acceptable, or None when it is."""
+    def problem(self, value: Any, name: str = "") -> str | None:
+        """Why ``value`` is not acceptable, or None when it is.
+
+        The range is ``range``, else that of the setting called ``name`` (``ranges.range_for``).
+        """
         if value is None:
             return None if self.optional else "must not be None"
         types = self.types if isinstance(self.types, tuple) else (self.types,)
@@ -41,6 +52,9 @@ class Param:
             return f"has type {type(value).__name__}, expected {'/'.join(t.__name__ for t in types)}"
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(map(repr, self.choices))}"
+        allowed = self.range or (range_for(name) or (None, None))[1]
+        if allowed is not None and isinstance(value, (int, float)) and value not in allowed:
+            return f"is out of range: expected {allowed.describe()}"
         if self.check is not None and not self.check(value):
             return f"is out of range: expected {self.expected}"
         return None
@@ -73,7 +87,7 @@ def validate_parameters(namespace: Mapping[str, Any], spec: Mapping[str, Param])
         if name not in namespace:
             raise TextembedError(f"Parameter '{name}' is missing.", "keep it in the parameters cell.")
         value = namespace[name]
-        problem = param.problem(value)
+        problem = param.problem(value, name)
         if problem:
             raise TextembedError(
                 f"Parameter {name}={value!r} {problem}.",

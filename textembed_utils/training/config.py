@@ -6,10 +6,11 @@ import hashlib
 import json
 import numbers
 import typing
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from ..augment import AUGMENTATIONS
 from ..errors import TextembedError
+from ..ranges import Range, out_of_range
 from .precision import PRECISIONS
 
 # Steps between checkpoints of the runs the notebooks and the CLI start: often enough that an
@@ -19,72 +20,74 @@ DEFAULT_CHECKPOINT_EVERY = 100
 
 @dataclass
 class TrainConfig:
-    """Settings of one run. Defaults are the paper's (method-spec.md)."""
+    """Settings of one run. Defaults are the paper's (method-spec.md).
+
+    Every numeric field states its allowed range once, in its metadata
+    (``metadata={"range": Range(...)}``); ``validate`` checks it, and the command
+    line and the notebooks' parameters take their checks from the same place
+    (``textembed_utils.ranges.range_for``). A new numeric field needs a range.
+    """
 
     augmentation: str = "crops"
-    n_sentences: int = 2
+    n_sentences: int = field(default=2, metadata={"range": Range(1)})
     splitter: str = "naive"
-    mask_fraction: float = 0.15
-    batch_size: int = 64
-    lr: float = 2e-5
-    temperature: float = 0.05
+    mask_fraction: float = field(default=0.15, metadata={"range": Range(0, 1, low_open=True, high_open=True)})
+    batch_size: int = field(default=64, metadata={"range": Range(2, why="InfoNCE needs in-batch negatives")})
+    lr: float = field(default=2e-5, metadata={"range": Range(0, low_open=True)})
+    temperature: float = field(default=0.05, metadata={"range": Range(0, low_open=True)})
     symmetric: bool = False
-    epochs: float = 1.0
-    steps: int | None = None  # overrides epochs when given
-    warmup_fraction: float = 0.1  # of ONE epoch's batches, as the authors' code
-    max_length: int = 128
-    freeze_layers: int | None = None
-    seed: int = 42
+    epochs: float = field(default=1.0, metadata={"range": Range(0, low_open=True)})
+    steps: int | None = field(default=None, metadata={"range": Range(1)})  # overrides epochs when given
+    # of ONE epoch's batches, as the authors' code
+    warmup_fraction: float = field(default=0.1, metadata={"range": Range(0, 1)})
+    max_length: int = field(default=128, metadata={"range": Range(8, why="tokens")})
+    freeze_layers: int | None = field(default=None, metadata={"range": Range(0)})  # 0: the embeddings only
+    seed: int = field(default=42, metadata={"range": Range(0, 2**32 - 1, why="NumPy's seeds")})
     device: str = "auto"
     precision: str = "auto"  # bf16 autocast where the hardware has it, else fp32 (precision.py)
-    eval_every: int | None = None
-    checkpoint_every: int | None = None
-    log_every: int = 10
+    eval_every: int | None = field(default=None, metadata={"range": Range(1)})
+    checkpoint_every: int | None = field(default=None, metadata={"range": Range(1)})
+    log_every: int = field(default=10, metadata={"range": Range(1)})
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise a clear error for any value of the wrong type or out of range."""
+        """Raise a clear error for any value of the wrong type, out of its range, or not one of the choices."""
         self._check_types()
-        checks = [
+        for item in fields(self):
+            allowed, value = item.metadata.get("range"), getattr(self, item.name)
+            if allowed is not None and value is not None and value not in allowed:
+                raise TextembedError(
+                    f"Training parameter {out_of_range(item.name, value, allowed)}.",
+                    f"set {item.name} to a value {allowed.describe()}.",
+                )
+        choices = [
             (self.augmentation in AUGMENTATIONS, "augmentation", f"one of {', '.join(AUGMENTATIONS)}"),
-            (self.n_sentences >= 1, "n_sentences", "an integer ≥ 1"),
-            (0.0 <= self.mask_fraction < 1.0, "mask_fraction", "in [0, 1)"),
-            (self.batch_size >= 2, "batch_size", "≥ 2 (InfoNCE needs in-batch negatives)"),
-            (self.lr > 0, "lr", "a positive number (e.g. 2e-5)"),
-            (self.temperature > 0, "temperature", "a positive number (e.g. 0.05)"),
-            (self.epochs > 0, "epochs", "positive"),
-            (self.steps is None or self.steps >= 1, "steps", "≥ 1 or None"),
-            (0.0 <= self.warmup_fraction <= 1.0, "warmup_fraction", "in [0, 1]"),
-            (self.max_length >= 8, "max_length", "≥ 8 tokens"),
-            (self.freeze_layers is None or self.freeze_layers >= 0, "freeze_layers", "≥ 0 or None"),
             (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
              "device", "auto, cpu or cuda"),
             (self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}"),
-            (self.eval_every is None or self.eval_every >= 1, "eval_every", "≥ 1 or None"),
-            (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every", "≥ 1 or None"),
         ]
-        for ok, name, expected in checks:
+        for ok, name, expected in choices:
             if not ok:
                 raise TextembedError(
-                    f"Training parameter {name}={getattr(self, name)!r} is out of range.",
+                    f"Training parameter {name}={getattr(self, name)!r} is not a known choice.",
                     f"set {name} to {expected}.",
                 )
 
     def _check_types(self) -> None:
         """A wrong type (``steps=10.0``, ``lr="2e-5"``, ``batch_size=True``) is named here, not deep in torch."""
         hints = typing.get_type_hints(type(self))
-        for field in fields(self):
-            value = getattr(self, field.name)
-            allowed = typing.get_args(hints[field.name]) or (hints[field.name],)
+        for item in fields(self):
+            value = getattr(self, item.name)
+            allowed = typing.get_args(hints[item.name]) or (hints[item.name],)
             if not any(_has_type(value, kind) for kind in allowed):
                 names = " or ".join("None" if kind is type(None) else kind.__name__ for kind in allowed)
                 raise TextembedError(
-                    f"Training parameter {field.name}={value!r} has type {type(value).__name__}.",
-                    f"set {field.name} to a value of type {names}.",
+                    f"Training parameter {item.name}={value!r} has type {type(value).__name__}.",
+                    f"set {item.name} to a value of type {names}.",
                 )
-            setattr(self, field.name, _plain_number(value))
+            setattr(self, item.name, _plain_number(value))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,6 +100,16 @@ class TrainConfig:
         """Hash of the settings that change the result (not logging or checkpoint cadence)."""
         relevant = {k: v for k, v in self.to_dict().items() if k not in ("log_every", "checkpoint_every", "device")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def config_ranges() -> dict[str, tuple[type, Range]]:
+    """Kind (int or float) and range of every numeric ``TrainConfig`` field, from the fields' metadata."""
+    hints = typing.get_type_hints(TrainConfig)
+    return {
+        item.name: (next(k for k in typing.get_args(hints[item.name]) or (hints[item.name],) if k is not type(None)),
+                    item.metadata["range"])
+        for item in fields(TrainConfig) if "range" in item.metadata
+    }
 
 
 def _has_type(value: object, kind: type) -> bool:
