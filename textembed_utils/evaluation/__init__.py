@@ -2,17 +2,19 @@
 
 from .baselines import tfidf_knn_accuracy
 from .encode import encode
-from .knn import knn_accuracy, knn_predict, split_indices
+from .knn import knn_accuracy, knn_correct, knn_predict, split_indices
 from .layers import layerwise_knn
-from .probe import linear_probe_accuracy
+from .probe import linear_probe_accuracy, linear_probe_correct
 from .tsne import tsne_map
 
 __all__ = [
     "encode",
     "knn_accuracy",
+    "knn_correct",
     "knn_predict",
     "layerwise_knn",
     "linear_probe_accuracy",
+    "linear_probe_correct",
     "split_indices",
     "tfidf_knn_accuracy",
     "tsne_map",

@@ -213,6 +213,30 @@ def split_indices(
     )
 
 
+def knn_correct(
+    embeddings: np.ndarray,
+    labels: Sequence,
+    k: int = 10,
+    metric: str = "euclidean",
+    test_size: float = 0.1,
+    seed: int = 42,
+    stratify: bool = True,
+) -> np.ndarray:
+    """Whether kNN gets each held-out text's label right, in the test split's order (``split_indices``).
+
+    The per-text outcomes behind ``knn_accuracy``: what an interval or a paired
+    comparison of two models on the same test texts needs.
+    """
+    labels = np.asarray(labels)
+    if len(labels) != len(embeddings):
+        raise TextembedError(
+            f"{len(embeddings)} embeddings but {len(labels)} labels.", "pass one label per embedded text."
+        )
+    train_idx, test_idx = split_indices(labels, test_size, seed, stratify)
+    pred = knn_predict(embeddings[train_idx], labels[train_idx], embeddings[test_idx], k, metric)
+    return pred == labels[test_idx]
+
+
 def knn_accuracy(
     embeddings: np.ndarray,
     labels: Sequence,
@@ -223,11 +247,4 @@ def knn_accuracy(
     stratify: bool = True,
 ) -> float:
     """kNN accuracy on a held-out 10% (paper: k = 10, Euclidean on raw embeddings, seed 42)."""
-    labels = np.asarray(labels)
-    if len(labels) != len(embeddings):
-        raise TextembedError(
-            f"{len(embeddings)} embeddings but {len(labels)} labels.", "pass one label per embedded text."
-        )
-    train_idx, test_idx = split_indices(labels, test_size, seed, stratify)
-    pred = knn_predict(embeddings[train_idx], labels[train_idx], embeddings[test_idx], k, metric)
-    return float(np.mean(pred == labels[test_idx]))
+    return float(np.mean(knn_correct(embeddings, labels, k, metric, test_size, seed, stratify)))
