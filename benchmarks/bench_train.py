@@ -35,9 +35,10 @@ from training_setup import (
 from transformers import TrainerCallback, get_linear_schedule_with_warmup
 
 from textembed_utils.augment.cropping import windows_per_text
+from textembed_utils.machine import CpuInfo, cpu_description
 from textembed_utils.models import embedded_model_path, load_encoder
 from textembed_utils.training import info_nce, train
-from textembed_utils.training.precision import autocast, cpu_has_native_bf16
+from textembed_utils.training.precision import autocast
 
 BATCH, MAX_LENGTH, N_SENTENCES, LR, SCALE = 64, 128, 1, 2e-5, 20.0
 
@@ -149,9 +150,17 @@ def profile_ours(texts: list[str], steps: int, precision: str, rows: int = 20) -
     return {e.key: e.self_cpu_time_total / total for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:15]}
 
 
-def default_precisions() -> list[str]:
+def default_precisions(cpu: CpuInfo) -> list[str]:
     """bf16 (what ``precision="auto"`` picks here) first where the CPU has it natively, then fp32."""
-    return ["bf16", "fp32"] if cpu_has_native_bf16() else ["fp32"]
+    return ["bf16", "fp32"] if cpu.native_bf16 else ["fp32"]
+
+
+def precision_note(cpu: CpuInfo, precisions: list[str]) -> str:
+    """Which CPU kind this ran on and what that means for the precisions compared."""
+    if cpu.native_bf16:
+        return f"CPU: {cpu}. bf16 is native here, so training is compared in {' and '.join(precisions)}."
+    return (f"CPU: {cpu}. bf16 would be emulated here, not a meaningful contender, so training is "
+            "compared in fp32 only (what precision='auto' picks on this CPU).")
 
 
 def measure(texts: list[str], pairs: list, windows: list[str], precisions: list[str], steps: int,
@@ -197,13 +206,18 @@ def comparisons_for(precision: str, pairs_per_s: dict, achieved: dict, peak: flo
 
 
 def main() -> None:
+    cpu = cpu_description()
+
     def options(parser):
         parser.add_argument("--steps", type=int, default=4, help="training steps per timed run")
-        parser.add_argument("--precisions", nargs="+", choices=sorted(DTYPES), default=default_precisions(),
+        parser.add_argument("--precisions", nargs="+", choices=sorted(DTYPES), default=default_precisions(cpu),
                             help="arithmetic to compare in (the first gives the headline ratios)")
         parser.add_argument("--profile", action="store_true", help="print a torch.profiler table of ours and exit")
 
     args = parse_args(__doc__.splitlines()[0], options)
+    if "bf16" in args.precisions and not cpu.native_bf16:
+        raise SystemExit(f"{cpu}: emulated bf16 is not a meaningful contender; leave out --precisions "
+                         "(fp32 only on this CPU).")
     limits = fix_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
     repeats = args.repeats or 3
     texts = wiki_texts()
@@ -246,6 +260,7 @@ def main() -> None:
                   "max_length": MAX_LENGTH, "steps_per_run": args.steps, "repeats": repeats, "lr": LR,
                   "scale": SCALE, "threads": args.threads, "precisions": args.precisions},
         notes=[
+            precision_note(cpu, args.precisions),
             "GFLOP/s counts 6 x non-embedding parameters x real (non-padding) tokens per second: "
             "useful work only, attention's sequence-length term excluded.",
             "Each precision's matmul peak is the best 2048x2048 product per round in that dtype, on the same threads.",

@@ -32,6 +32,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from textembed_utils.atomic import write_json
+from textembed_utils.machine import cpu_description
 from textembed_utils.results.records import git_commit, package_versions
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -152,17 +153,14 @@ class PeakMemory:
 
 
 def machine(threads: int) -> dict[str, Any]:
-    """CPU model, cores, threads used, and whether a GPU was visible."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    """CPU model, cores, native bf16 or emulated (``cpu_kind`` says it in words), threads used, any GPU."""
+    cpu = cpu_description()
     return {
-        "cpu": model,
-        "cores": os.cpu_count(),
+        "cpu": cpu.model,
+        "cores": cpu.cores,
+        "native_bf16": cpu.native_bf16,
+        "bf16_flags": list(cpu.flags_found),
+        "cpu_kind": str(cpu),
         "torch_threads": threads,
         "platform": platform.platform(terse=True),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
@@ -203,6 +201,7 @@ def report(
             ("comparison", "ours", "baseline", "unit", "ratio", "goal"),
         )
     host = machine(args.threads)
+    print(f"machine: {host['cpu_kind']}; {args.threads} threads")
     load = host["load_average_1min_at_end"]
     # The benchmark's own threads keep the load near the core count; a full runnable thread more is someone else.
     if load is not None and load > (host["cores"] or 1) + 1:

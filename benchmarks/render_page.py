@@ -46,7 +46,8 @@ def provenance(record: dict) -> str:
                          ("python", "torch", "transformers", "sentence-transformers", "scikit-learn", "openTSNE")
                          if name in v)
     load = m.get("load_average_1min_at_end")
-    return (f"*Machine*: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads"
+    cpu = m.get("cpu_kind") or f"{m['cpu']}, {m['cores']} cores"  # records before cpu_kind: model and cores
+    return (f"*Machine*: {cpu}, {m['torch_threads']} threads"
             f"{', GPU ' + m['gpu'] if m.get('gpu') else ', no GPU'}"
             f"{f' (1-minute load average {load:.1f} at the end)' if load is not None else ''}. "
             f"*Versions*: {versions}. *Date*: {record['date']}. *Commit*: `{record['commit'][:12]}`.\n\n"

@@ -19,6 +19,7 @@ import render_page  # noqa: E402
 from bench_knn import gaussian_mixture  # noqa: E402
 
 from textembed_utils.evaluation import knn_predict  # noqa: E402
+from textembed_utils.machine import CpuInfo, cpu_description  # noqa: E402
 
 
 @pytest.fixture
@@ -60,7 +61,8 @@ def results_dir(tmp_path, monkeypatch) -> Path:
 
 def test_record_holds_machine_versions_and_oriented_ratios(results_dir):
     record = json.loads((results_dir / "bench_knn.json").read_text())
-    assert {"cpu", "cores", "torch_threads"} <= set(record["machine"])
+    assert {"cpu", "cores", "torch_threads", "native_bf16", "cpu_kind"} <= set(record["machine"])
+    assert record["machine"]["cpu_kind"] == str(cpu_description())
     assert "torch" in record["versions"] and record["date"] and record["commit"]
     (comparison,) = record["comparisons"]
     assert comparison["ratio"] == pytest.approx(4.0)  # lower seconds is better: baseline / ours
@@ -76,6 +78,21 @@ def test_page_renders_every_figure_from_the_records(results_dir):
     assert "## Encoding" in page and "## kNN accuracy" in page
     assert "| authors' corpus-wide padding | fp32 | 10 | 6.4 | 50 |" in page
     assert "800 GFLOP/s in bf16, 190 GFLOP/s in fp32" in page
+
+
+def test_page_names_the_cpu_kind(results_dir):
+    assert f"*Machine*: {cpu_description()}, 2 threads" in render_page.render(results_dir)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_training_compares_fp32_only_where_bf16_is_emulated(native):
+    from bench_train import default_precisions, precision_note
+
+    cpu = CpuInfo("AMD EPYC", 2, native, ("avx512_bf16",) if native else ())
+    precisions = default_precisions(cpu)
+    assert precisions == (["bf16", "fp32"] if native else ["fp32"])
+    note = precision_note(cpu, precisions)
+    assert str(cpu) in note and ("bf16 and fp32" in note if native else "fp32 only" in note)
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])

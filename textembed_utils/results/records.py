@@ -1,8 +1,9 @@
 """JSON results records: everything needed to trust, compare and redo a run.
 
 Each experiment writes ``results/<profile>/<experiment>.json`` holding its config (and seed),
-metrics, curves, package versions, git commit, device, wall time and the
-fingerprint of the data it ran on. The book's tables read only these files.
+metrics, curves, package versions, git commit, device, wall time, the machine (CPU model,
+cores, native bf16 or not: ``machine.cpu_description``) and the fingerprint of the data it
+ran on. The book's tables read only these files.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from ..atomic import write_json
 from ..errors import TextembedError
+from ..machine import cpu_description
 from ..paths import PROJECT_ROOT, results_dir
 
 TRACKED_PACKAGES = (
@@ -81,7 +83,7 @@ def write_record(
         "seed": config.get("seed"),
         "versions": package_versions(),
         "git_commit": git_commit(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor()},
+        "machine": {**cpu_description().to_dict(), "platform": platform.platform()},
         "notes": notes,
     }
     return write_json(record_path(profile, experiment), record)

@@ -14,13 +14,9 @@ import contextlib
 
 import torch
 
+from ..machine import cpu_has_native_bf16
+
 PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX tiles)."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private: absent → assume no
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
