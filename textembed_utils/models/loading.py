@@ -1,12 +1,19 @@
 """Loading encoders: the embedded model, local folders, hub ids, random inits, the bare layer.
 
-Security: never ``trust_remote_code``; weights from safetensors only.
+Security: a model folder may come from anyone, so nothing in it runs. Never
+``trust_remote_code`` (``False`` is passed explicitly); a folder whose config maps
+classes to its own code (``auto_map``) or whose ``modules.json`` names a module
+outside sentence-transformers is refused with the reason. Weights load from
+safetensors; a folder with only pickle weights (``pytorch_model.bin``) loads them
+with ``weights_only=True``, which unpickles tensors and plain containers only and
+refuses anything else (a crafted pickle is refused, never executed).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -45,6 +52,49 @@ def mpnet_reference_path() -> Path:
     return cache_dir() / "models" / MPNET_REFERENCE
 
 
+SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def _custom_code(folder: Path) -> list[str]:
+    """What in ``folder`` would need the folder's own code to load: auto_map entries, custom modules."""
+    found = []
+    for name in ("config.json", "tokenizer_config.json"):
+        path = folder / name
+        try:
+            auto_map = json.loads(path.read_text()).get("auto_map") if path.is_file() else None
+        except (ValueError, AttributeError):
+            auto_map = None  # not a JSON object: transformers reports it when it reads the file
+        if auto_map:
+            found.append(f"{name} maps {', '.join(sorted(auto_map))} to code in the folder (auto_map)")
+    modules = folder / "modules.json"
+    try:
+        entries = json.loads(modules.read_text()) if modules.is_file() else []
+    except ValueError:
+        entries = []
+    found += [f"modules.json names the custom module {entry.get('type')!r}" for entry in entries
+              if isinstance(entry, dict) and not str(entry.get("type", "")).startswith("sentence_transformers.")]
+    return found
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse a local model folder that would run its own code when loaded (see the module's Security note)."""
+    custom = _custom_code(folder)
+    if custom:
+        raise TextembedError(
+            f"The model folder {folder} holds custom code: {'; '.join(custom)}. textembed never runs code "
+            "from a model folder (no trust_remote_code, no custom modules).",
+            "use a model of an architecture transformers knows (saved with save_pretrained or "
+            "SentenceTransformer.save), or remove the auto_map entry / custom module if the standard "
+            "class is what you mean.",
+        )
+
+
+def uses_pickle_weights(folder: Path) -> bool:
+    """True when ``folder`` has pickle weights and no safetensors: they load through ``weights_only``."""
+    return not any((folder / n).exists() for n in SAFE_WEIGHTS) and any((folder / n).exists() for n in PICKLE_WEIGHTS)
+
+
 def resolve_model_source(model: str) -> str:
     """Map a user-facing model name to a local folder or a hub id."""
     if model in EMBEDDED_ALIASES:
@@ -67,6 +117,7 @@ def resolve_model_source(model: str) -> str:
                 "pass a folder written by `textembed finetune`, SentenceTransformer.save() or "
                 "save_pretrained(), or a hub id (needs internet).",
             )
+        check_model_folder(path)
         return str(path)
     return model
 
@@ -109,6 +160,19 @@ def _load_static_embedding(folder: Path, max_length: int) -> TextEncoder | None:
 
 
 def _wrap_load_error(model: str, exc: Exception) -> TextembedError:
+    if isinstance(exc, pickle.UnpicklingError):
+        return TextembedError(
+            f"The model '{model}' has pickle weights that hold more than tensors, so they were not loaded "
+            f"(torch.load with weights_only=True refused: {str(exc).splitlines()[0][:120]}).",
+            "use a model saved as safetensors; if you trust the file's origin, convert it yourself "
+            "(e.g. save_file(state_dict, 'model.safetensors') from safetensors.torch).",
+        )
+    if Path(model).expanduser().is_dir():
+        return TextembedError(
+            f"Could not load the model folder '{model}' ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
+            "check that it holds config.json, the tokenizer files and model.safetensors (or pytorch_model.bin), "
+            "as save_pretrained() or SentenceTransformer.save() write them.",
+        )
     return TextembedError(
         f"Could not load the model '{model}': it is not a local folder and could not be "
         f"fetched from the Hugging Face hub ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
@@ -121,7 +185,7 @@ def load_tokenizer(model: str = EMBEDDED_MODEL):
     """The tokenizer of ``model`` (a fast tokenizer)."""
     source = resolve_model_source(model)
     try:
-        return AutoTokenizer.from_pretrained(source, use_fast=True)
+        return AutoTokenizer.from_pretrained(source, use_fast=True, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise _wrap_load_error(model, exc) from exc
 
@@ -167,15 +231,16 @@ def load_encoder(
             return static
     saved_pooling = _st_pooling(folder) if folder.is_dir() else None
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, trust_remote_code=False)
         if init == "random":
-            config = AutoConfig.from_pretrained(source, **overrides)
+            config = AutoConfig.from_pretrained(source, trust_remote_code=False, **overrides)
             backbone = AutoModel.from_config(config, attn_implementation="sdpa")
         else:
             backbone = AutoModel.from_pretrained(
-                source, use_safetensors=True, attn_implementation="sdpa", **overrides
+                source, use_safetensors=not (folder.is_dir() and uses_pickle_weights(folder)), weights_only=True,
+                trust_remote_code=False, attn_implementation="sdpa", **overrides
             )
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, pickle.UnpicklingError) as exc:
         raise _wrap_load_error(model, exc) from exc
     name = model if init == "pretrained" else f"{os.path.basename(model)} (random init)"
     return TextEncoder(
@@ -189,6 +254,7 @@ __all__ = [
     "BareEmbedding",
     "EMBEDDED_MODEL",
     "MPNET_REFERENCE",
+    "check_model_folder",
     "embedded_model_path",
     "load_encoder",
     "load_tokenizer",
