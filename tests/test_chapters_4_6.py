@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textembed_utils.chapters import domain_adaptation as da
 from textembed_utils.chapters import from_scratch, layers
 from textembed_utils.corpora import Corpus
 from textembed_utils.errors import TextembedError
@@ -21,107 +20,6 @@ from textembed_utils.training import TrainConfig
 
 TRAINING_NONE = dict.fromkeys(("batch_size", "lr", "temperature", "n_sentences", "epochs", "steps", "eval_every",
                                "seed", "device", "precision"))
-SENTENCE = "This sentence is long enough to be kept by the crop rule because it has well over one hundred characters"
-
-
-def croppable(i: int) -> str:
-    return f"{SENTENCE} ({i}). {SENTENCE} [{i}]."
-
-
-def run(knn: float, cosine: float | None = None, trained_on: str = "wiki", steps: int = 10) -> dict:
-    metrics = {"knn_euclidean": knn, "knn_cosine": knn if cosine is None else cosine, "linear_probe": knn}
-    return {"metrics": metrics, "summary": {"total_steps": steps}, "eval_texts": 100, "trained on": trained_on}
-
-
-# ----------------------------------------------------------------- chapter 4
-def test_only_texts_with_two_crops_are_croppable():
-    texts = [croppable(0), "Too short. Also short.", SENTENCE + "."]
-    assert da.croppable_texts(texts, n_sentences=1, splitter="naive") == [croppable(0)]
-
-
-def test_source_is_matched_to_the_targets_croppable_count_reproducibly():
-    source = Corpus("src", [croppable(i) for i in range(50)] + ["short."] * 10, ["a"] * 30 + ["b"] * 30)
-    matched = da.matched_source(source, size=20, n_sentences=1, splitter="naive", seed=42)
-    assert len(matched) == 20 and len(set(matched.texts)) == 20
-    assert all(t.startswith(SENTENCE) for t in matched.texts)
-    assert matched.texts == da.matched_source(source, 20, 1, "naive", seed=42).texts
-    assert matched.texts != da.matched_source(source, 20, 1, "naive", seed=7).texts
-    assert matched.info == {"matched_to": 20, "texts_in_source": 60, "croppable_in_source": 50,
-                            "classes_in_source": 2}
-
-
-def test_a_small_source_is_used_whole_and_an_uncroppable_one_is_refused():
-    source = Corpus("src", [croppable(i) for i in range(5)])
-    assert len(da.matched_source(source, size=20, n_sentences=1, splitter="naive", seed=0)) == 5
-    with pytest.raises(TextembedError, match="No text of 'flat'"):
-        da.matched_source(Corpus("flat", ["short."] * 3), 20, 1, "naive", 0)
-
-
-def test_sources_load_from_any_corpus_name_including_a_users_file(tmp_path):
-    path = tmp_path / "other_domain.txt"
-    path.write_text("\n".join(croppable(i) for i in range(30)) + "\n")
-    settings = da.validate({"profile": "tiny", "starts": "bare", "sources": str(path), **TRAINING_NONE})
-    target = Corpus("t", [croppable(i) for i in range(12)] + ["short."] * 5, ["x"] * 17)
-    sources = da.load_sources(settings, target)
-    assert [len(c) for c in sources.values()] == [12]
-    table = da.corpora_table(settings, target, sources)
-    assert table["training texts"].tolist() == [12, 12]
-    assert table["texts"].tolist() == [17, 30]
-
-
-def test_validate_takes_the_profiles_domain_section_and_rejects_the_target_as_source():
-    settings = da.validate({"profile": "tiny", "starts": None, "sources": None, **TRAINING_NONE})
-    assert settings["starts"] == ["bare", "scratch"] and settings["sources"] == ["docstrings"]
-    assert settings["target"] == "wiki"
-    with pytest.raises(TextembedError, match="also listed as a source"):
-        da.validate({"profile": "tiny", "starts": None, "sources": "docstrings,wiki", **TRAINING_NONE})
-    with pytest.raises(TextembedError, match="Unknown start 'huge'"):
-        da.validate({"profile": "tiny", "starts": "huge", "sources": None, **TRAINING_NONE})
-
-
-def _domain_results(base: float, source: float, target: float) -> dict:
-    return {"bare/untrained": {**run(base), "summary": {}}, "bare/crops": run(target),
-            "bare/crops on docs": run(source, trained_on="docs")}
-
-
-def test_decomposition_splits_the_in_domain_gain():
-    table = da.decomposition(_domain_results(0.50, 0.62, 0.70), ["docs"])
-    row = table.loc[("bare", "docs")]
-    assert row["total_gain_pp"] == pytest.approx(20.0)
-    assert row["sentence_gain_pp"] == pytest.approx(12.0)
-    assert row["domain_gain_pp"] == pytest.approx(8.0)
-    assert row["sentence_share"] == pytest.approx(0.6)
-    assert row["sentence_gain_pp"] + row["domain_gain_pp"] == pytest.approx(row["total_gain_pp"])
-
-
-def test_no_in_domain_gain_has_no_share():
-    row = da.decomposition(_domain_results(0.50, 0.55, 0.48), ["docs"]).loc[("bare", "docs")]
-    assert math.isnan(row["sentence_share"])
-
-
-@pytest.mark.parametrize("source, target, status", [
-    (0.62, 0.70, da.REPRODUCED),       # 60 % of a 20 p.p. gain from the other domain
-    (0.52, 0.70, da.NOT_REPRODUCED),   # 10 %
-    (0.51, 0.51, da.INCONCLUSIVE),     # a 1 p.p. gain is noise
-])
-def test_verdict_on_the_sentence_adaptation_claim(source, target, status):
-    verdict, evidence = da.verdict(da.decomposition(_domain_results(0.50, source, target), ["docs"]))
-    assert verdict == status
-    assert "bare trained on docs" in evidence
-
-
-def test_starts_that_disagree_give_a_mixed_verdict():
-    results = {**_domain_results(0.50, 0.62, 0.70),
-               **{name.replace("bare", "scratch"): entry for name, entry in _domain_results(0.50, 0.45, 0.70).items()}}
-    verdict, evidence = da.verdict(da.decomposition(results, ["docs"]))
-    assert verdict == da.MIXED
-    assert "scratch trained on docs: -5.0 of +20.0 p.p." in evidence
-
-
-def test_curves_are_grouped_by_start_and_training_corpus():
-    results = _domain_results(0.5, 0.6, 0.7)
-    results["bare/crops"]["summary"]["curve"] = [{"step": 0, "knn_euclidean": 0.5}]
-    assert da.curves_by_start(results) == {"bare": {"trained on wiki": [{"step": 0, "knn_euclidean": 0.5}]}}
 
 
 # ----------------------------------------------------------------- chapter 5

@@ -1,32 +1,37 @@
 """Chapter 4 — sentence vs domain adaptation (paper §3.3.3, Fig. 3).
 
 The same start is trained with crops on another domain (a *source* corpus) and
-on the target corpus itself, and both are scored on the target's labelled texts
-(kNN accuracy, every ``eval_every`` batches: learning curves like Fig. 3). The
-gain from training on the other domain approximates *sentence adaptation*; the
-extra gain from training in-domain approximates *domain adaptation*.
+on the target corpus itself, and every model is scored on the target's labelled
+texts (kNN accuracy, every ``eval_every`` batches: learning curves like Fig. 3).
+The gain from training on the other domain approximates *sentence adaptation*;
+the extra gain from training in-domain approximates *domain adaptation*.
 
 Training on the two domains is matched in batches: the source is subsampled to
 as many croppable texts as the target has (the paper subsampled its sources to
 ICLR's size), and it trains for exactly as many batches as the target run.
+The notebook fits the runs with ``experiments.fit`` and scores them with
+``evaluation.scoring.score`` in its own cells; this module says which runs those
+are, and holds the tables, the findings and the record.
 
 Record ``04_domain_adaptation``:
-- ``metrics["<start>/untrained"]``, ``metrics["<start>/crops"]`` (trained on the target) and
-  ``metrics["<start>/crops on <source>"]`` = ``{"knn_euclidean", "knn_cosine", "linear_probe"}``
-  on the target's eval texts (accuracies in [0, 1]);
-- ``metrics["decomposition/<start>/<source>"]`` = ``{"total_gain_pp", "sentence_gain_pp",
+- ``rows`` = one row per run × metric (``run``, ``start``, ``augmentation``, ``trained_on``
+  (None = the target), ``overrides``, ``metric``, ``value``, ``low``, ``high``, ``n_test``;
+  accuracies in [0, 1], always on the target's test texts);
+- ``findings`` = per start and source: the in-domain gain, the gain from the source, the
+  extra gain in-domain, and "the source gives most of the in-domain gain" (source minus
+  halfway between untrained and in-domain), each with a paired 95 % interval and a verdict;
+- ``metrics["decomposition"][<start>][<source>]`` = ``{"total_gain_pp", "sentence_gain_pp",
   "domain_gain_pp", "sentence_share"}`` (Euclidean kNN, percentage points; share of the
   in-domain gain reached by training on the source, NaN when there is no gain to share);
-- ``metrics["verdict"]``: "reproduced" / "not reproduced" / "mixed" (starts disagree) /
-  "inconclusive" (no measurable in-domain gain) for the paper's claim that out-of-domain
-  training gives most of the in-domain gain; ``notes`` says why;
-- ``curves["<start>/crops"]``, ``curves["<start>/crops on <source>"]`` = ``[{"step", "knn_euclidean",
-  "knn_cosine"}, ...]`` on the target's eval texts.
+- ``metrics["verdict"]`` (a ``results.verdicts.Verdict`` value) on the paper's claim that
+  out-of-domain training gives most of the in-domain gain; ``notes`` says why;
+- ``curves[<run name>]`` = ``[{"step", "knn_euclidean", "knn_cosine"}, ...]`` on the target's texts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,15 +41,16 @@ from .. import experiments as ex
 from ..augment import crop_windows
 from ..corpora import Corpus, load_corpus
 from ..errors import TextembedError
+from ..evaluation.intervals import paired_difference
+from ..experiments import Evaluated, Run
 from ..params import Param
-from .augmentations import curves
+from ..results import tables
+from ..results.findings import Finding, compare
+from ..results.verdicts import Verdict, combine, verdict as verdict_of
 from .common import PROFILE, TRAINING, training_overrides
 from .common import validate as _validate
 
 AUGMENTATION = "crops"
-# Below this in-domain gain (p.p. of kNN accuracy) a share of it is noise, not a finding.
-MIN_MEASURABLE_GAIN_PP = 2.0
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, MIXED = "reproduced", "not reproduced", "inconclusive", "mixed"
 
 SPEC: dict[str, Param] = {
     **PROFILE,
@@ -132,80 +138,84 @@ def load_sources(settings: Mapping[str, Any], target: Corpus) -> dict[str, Corpu
             for name in settings["sources"]}
 
 
-def _eval_every(settings: Mapping[str, Any], start: str) -> int | None:
+def in_domain_run(settings: Mapping[str, Any], start: str) -> Run:
+    """Crops on the target, with the reader's training overrides (and the profile's ``domain.eval_every``)."""
     profile = settings["profile_settings"]
-    return (settings["eval_every"] or profile["domain"].get("eval_every")
-            or ex.start_spec(profile, start).get("eval_every"))
+    every = settings["eval_every"] or profile["domain"].get("eval_every")
+    trained_on = None if settings["target"] == profile["corpus"] else settings["target"]
+    return Run.of(start, AUGMENTATION, trained_on, **{**training_overrides(settings), "eval_every": every})
 
 
-def train_domains(settings: Mapping[str, Any], target: Corpus, sources: Mapping[str, Corpus]) -> dict[str, dict]:
-    """Per start: untrained, crops on the target, crops on each source — all scored on the target's texts."""
-    profile = settings["profile_settings"]
-    results = {}
-    for start in settings["starts"]:
-        data = ex.start_eval_set(profile, target, start)
-        every = _eval_every(settings, start)
-        overrides = {**training_overrides(settings), "eval_every": every}
-        curve_data = data if every else None
-        for augmentation in (ex.UNTRAINED, AUGMENTATION):
-            run = ex.evaluated_run(profile, start, augmentation, target, data, curve_data=curve_data, **overrides)
-            name = f"{start}/{augmentation}"
-            results[name] = _entry(name, run, len(data.texts), settings["target"])
-        matched_steps = results[f"{start}/{AUGMENTATION}"]["summary"]["total_steps"]
-        for source, corpus in sources.items():
-            run = ex.evaluated_run(profile, start, AUGMENTATION, corpus, data, curve_data=curve_data,
-                                   **{**overrides, "steps": matched_steps})
-            name = f"{start}/{AUGMENTATION} on {source}"
-            results[name] = _entry(name, run, len(data.texts), source)
-    return results
+def source_run(in_domain: Run, source: str, steps: int) -> Run:
+    """``in_domain``'s run trained on ``source`` instead, for exactly ``steps`` batches (the in-domain run's)."""
+    return Run.of(in_domain.start, in_domain.augmentation, source, **{**dict(in_domain.overrides), "steps": steps})
 
 
-def _entry(name: str, run: ex.EvaluatedRun, eval_texts: int, trained_on: str) -> dict:
-    """One run's row of results; prints what it scored so a long run shows progress."""
-    summary = run.summary
-    how = "untrained" if not summary else (
-        f"{'cached' if summary.get('cached') else 'trained'}, {summary['total_steps']} batches on {trained_on}")
-    print(f"{name}: target kNN {run.metrics['knn_euclidean']:.3f} ({how})")
-    return {"metrics": run.metrics, "summary": summary, "eval_texts": eval_texts, "trained on": trained_on}
+def records_curve(profile: Mapping, run: Run) -> bool:
+    """Whether ``run`` records a learning curve: trained, with an ``eval_every`` in its config."""
+    return run.trained and ex.run_config(profile, run).eval_every is not None
 
 
-def results_table(results: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per run: what it trained on, batches, croppable training texts, target accuracies."""
+@dataclass
+class StartRuns:
+    """One start's models, as scored on the target: untrained, trained in-domain, trained on each source."""
+
+    untrained: Evaluated
+    in_domain: Evaluated
+    sources: dict[str, Evaluated] = field(default_factory=dict)
+
+
+def by_start(results: Mapping[Run, Evaluated], target: str) -> dict[str, StartRuns]:
+    """The runs of ``results`` grouped by start, by what each was trained on (``trained_on``, never the name)."""
+    grouped: dict[str, StartRuns] = {}
+    for start in dict.fromkeys(run.start for run in results):
+        runs = [run for run in results if run.start == start]
+        in_domain = next(run for run in runs if run.trained and run.trained_on in (None, target))
+        grouped[start] = StartRuns(results[Run(start)], results[in_domain],
+                                   {run.trained_on: results[run] for run in runs
+                                    if run.trained and run.trained_on not in (None, target)})
+    return grouped
+
+
+def trained_on(run: Run, target: str) -> str:
+    """The corpus ``run`` was trained on ("—" when untrained)."""
+    return run.trained_on or target if run.trained else "—"
+
+
+def results_table(results: Mapping[Run, Evaluated], target: str) -> pd.DataFrame:
+    """One row per run: what it trained on, batches, training texts, target accuracies (%, 95 % interval)."""
     rows = {}
-    for name, run in results.items():
-        summary = run["summary"]
-        rows[name] = {
-            "trained on": run["trained on"] if summary else "—",
-            "batches": summary.get("total_steps", 0),
-            "training texts": summary.get("crop_stats", {}).get("usable"),
-            **run["metrics"],
-            "eval texts": run["eval_texts"],
+    for run, evaluated in results.items():
+        fitted = evaluated.result
+        rows[run.name] = {
+            "trained on": trained_on(run, target),
+            "batches": fitted.total_steps if fitted else 0,
+            "training texts": fitted.crop_stats.get("usable", "–") if fitted else "–",
+            **tables.accuracy_columns(evaluated.scores.accuracies),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def curves_by_start(results: Mapping[str, dict]) -> dict[str, dict[str, list[dict]]]:
+def curves_by_start(results: Mapping[Run, Evaluated], target: str) -> dict[str, dict[str, list[dict]]]:
     """``{start: {"trained on <corpus>": learning curve on the target}}`` for the figure."""
     grouped: dict[str, dict[str, list[dict]]] = {}
-    for name, run in results.items():
-        if run["summary"].get("curve"):
-            grouped.setdefault(name.split("/")[0], {})[f"trained on {run['trained on']}"] = run["summary"]["curve"]
+    for run, evaluated in results.items():
+        if evaluated.result is not None and evaluated.result.curve:
+            grouped.setdefault(run.start, {})[f"trained on {trained_on(run, target)}"] = evaluated.result.curve
     return grouped
 
 
-def decomposition(results: Mapping[str, dict], sources: list[str], metric: str = "knn_euclidean") -> pd.DataFrame:
-    """The paper's split of the in-domain gain, per start and source (percentage points).
+def decomposition(results: Mapping[Run, Evaluated], target: str, metric: str = "knn_euclidean") -> pd.DataFrame:
+    """The paper's split of the in-domain gain, per start and source (accuracies in %, gains in p.p.).
 
     total = target-trained − untrained; sentence ≈ source-trained − untrained;
     domain ≈ target-trained − source-trained; share = sentence / total.
     """
     rows = []
-    starts = dict.fromkeys(name.split("/")[0] for name in results)
-    for start in starts:
-        base = 100 * results[f"{start}/{ex.UNTRAINED}"]["metrics"][metric]
-        in_domain = 100 * results[f"{start}/{AUGMENTATION}"]["metrics"][metric]
-        for source in sources:
-            other = 100 * results[f"{start}/{AUGMENTATION} on {source}"]["metrics"][metric]
+    for start, runs in by_start(results, target).items():
+        base, in_domain = 100 * runs.untrained.scores[metric], 100 * runs.in_domain.scores[metric]
+        for source, evaluated in runs.sources.items():
+            other = 100 * evaluated.scores[metric]
             total = in_domain - base
             rows.append({
                 "start": start, "source": source, "untrained": base, "trained on source": other,
@@ -216,36 +226,85 @@ def decomposition(results: Mapping[str, dict], sources: list[str], metric: str =
     return pd.DataFrame(rows).set_index(["start", "source"]).round(3)
 
 
-def verdict(table: pd.DataFrame) -> tuple[str, str]:
-    """Does out-of-domain training give most (≥ 50 %) of the in-domain gain? With the evidence, in words."""
-    measurable = table[table["total_gain_pp"] >= MIN_MEASURABLE_GAIN_PP]
-    parts = [f"{start} trained on {source}: {row['sentence_gain_pp']:+.1f} of {row['total_gain_pp']:+.1f} p.p."
-             for (start, source), row in table.iterrows()]
-    evidence = "; ".join(parts)
-    if measurable.empty:
-        return INCONCLUSIVE, f"no start gained ≥ {MIN_MEASURABLE_GAIN_PP:g} p.p. in-domain ({evidence})"
-    most = measurable["sentence_share"] >= 0.5
-    status = REPRODUCED if most.all() else NOT_REPRODUCED if not most.any() else MIXED
-    return status, f"out-of-domain share of the in-domain kNN gain — {evidence}"
+MOST_OF_THE_GAIN = "gives most of the in-domain gain"
 
 
-def record(settings: Mapping[str, Any], results: Mapping[str, dict], table: pd.DataFrame,
+def _most_of_the_gain(source: Evaluated, runs: StartRuns, name: str, metric: str) -> Finding:
+    """Source-trained minus halfway between untrained and in-domain: > 0 ⟺ the source gives > 50 % of the gain.
+
+    One paired bootstrap over the target's test texts of the contrast
+    ``source − (untrained + in-domain) / 2`` (``intervals.paired_difference``).
+    """
+    correct = {key: ev.scores.correct[metric].astype(float)
+               for key, ev in (("source", source), ("untrained", runs.untrained), ("in", runs.in_domain))}
+    diff = paired_difference(correct["source"], (correct["untrained"] + correct["in"]) / 2)
+    halfway = f"halfway from {runs.untrained.run.name} to {runs.in_domain.run.name}"
+    return Finding(f"training on {name} {MOST_OF_THE_GAIN}", source.run.name, halfway, metric,
+                   diff.delta, diff.low, diff.high, diff.n_test, verdict_of(diff))
+
+
+def findings(results: Mapping[Run, Evaluated], target: str, metric: str = "knn_euclidean") -> list[Finding]:
+    """Per start and source, with paired intervals on the target's test texts: the decomposition, tested.
+
+    The in-domain gain (target-trained vs untrained), sentence adaptation
+    (source-trained vs untrained), domain adaptation (target- vs source-trained)
+    and whether the source gives most of the in-domain gain.
+    """
+    found = []
+    for runs in by_start(results, target).values():
+        found.append(compare(runs.in_domain, runs.untrained, metric,
+                             claim=f"training on {target} improves on the untrained model"))
+        for source, evaluated in runs.sources.items():
+            found += [compare(evaluated, runs.untrained, metric,
+                              claim=f"training on {source} improves on the untrained model"),
+                      compare(runs.in_domain, evaluated, metric,
+                              claim=f"training on {target} adds to training on {source}"),
+                      _most_of_the_gain(evaluated, runs, source, metric)]
+    return found
+
+
+def verdict(results: Mapping[Run, Evaluated], target: str, metric: str = "knn_euclidean") -> tuple[Verdict, str]:
+    """The paper's claim "out-of-domain training gives most of the in-domain gain" on this run, with the evidence.
+
+    Judged only for starts whose in-domain gain is beyond the noise (else there is
+    no gain to split); the verdicts of those starts' sources combine
+    (``verdicts.combine``: disagreeing ones give "mixed").
+    """
+    judged, evidence = [], []
+    for runs in by_start(results, target).values():
+        gain = compare(runs.in_domain, runs.untrained, metric, claim="in-domain gain")
+        for source, evaluated in runs.sources.items():
+            share = _most_of_the_gain(evaluated, runs, source, metric)
+            evidence.append(share.sentence())
+            if gain.verdict is Verdict.REPRODUCED:
+                judged.append(share.verdict)
+    if not judged:
+        return Verdict.WITHIN_NOISE, ("no start gained beyond the noise in-domain, nothing to split ("
+                                      + "; ".join(evidence) + ")")
+    return combine(judged), "; ".join(evidence)
+
+
+def record(settings: Mapping[str, Any], results: Mapping[Run, Evaluated], found: list[Finding],
            sources: Mapping[str, Corpus], seconds: float):
     """Write the chapter's results record."""
     from ..results import write_record
 
     profile = settings["profile_settings"]
-    status, notes = verdict(table)
-    metrics: dict[str, Any] = {name: run["metrics"] for name, run in results.items()}
+    target = settings["target"]
+    status, notes = verdict(results, target)
+    table = decomposition(results, target)
+    split: dict[str, dict] = {}
     for (start, source), row in table.iterrows():
-        metrics[f"decomposition/{start}/{source}"] = {
+        split.setdefault(start, {})[source] = {
             k: float(row[k]) for k in ("total_gain_pp", "sentence_gain_pp", "domain_gain_pp", "sentence_share")}
-    metrics["verdict"] = status
     config = {k: v for k, v in settings.items() if k != "profile_settings"}
-    config["train_configs"] = {name: run["summary"].get("config") for name, run in results.items()}
+    config["runs"] = [run.fields() for run in results]
+    config["train_configs"] = {run.name: ev.result.config for run, ev in results.items() if ev.result}
     config["source_corpora"] = {name: {"texts": len(c), **c.info} for name, c in sources.items()}
+    curves = {run.name: ev.result.curve for run, ev in results.items() if ev.result and ev.result.curve}
     return write_record(
-        profile["name"], "04_domain_adaptation", config=config, metrics=metrics, curves=curves(results),
-        wall_time_s=seconds, device=profile["device"], notes=notes,
-        data_fingerprint=ex.profile_corpus(profile, settings["target"]).fingerprint(),
+        profile["name"], "04_domain_adaptation", config=config, rows=tables.tidy_rows(results),
+        findings=[f.to_dict() for f in found], metrics={"decomposition": split, "verdict": status.value},
+        curves=curves, wall_time_s=seconds, device=profile["device"], notes=notes,
+        data_fingerprint=ex.profile_corpus(profile, target).fingerprint(),
     )
