@@ -140,3 +140,63 @@ def test_tree_digest_sees_truncation_renames_and_ignores_excluded_files(tmp_path
     assert tree_digest(tmp_path, exclude=("summary.json",)) == digest
     (tmp_path / "sub" / "w.bin").rename(tmp_path / "sub" / "v.bin")
     assert tree_digest(tmp_path, exclude=("summary.json",)) != digest
+
+
+# --- disk full and permission errors while writing (issue 14) -------------------------------------
+
+import errno  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def test_disk_full_mid_write_keeps_the_previous_file_and_names_the_target(tmp_path, monkeypatch):
+    target = tmp_path / "record.json"
+    write_json(target, {"good": 1})
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(TextembedError) as err:
+        write_json(target, {"good": 2})
+    assert f"Could not write {target} (No space left on device); the previous version is unchanged" \
+        in err.value.problem and "free disk space" in err.value.fix
+    assert json.loads(target.read_text()) == {"good": 1} and list(tmp_path.iterdir()) == [target]
+
+
+def test_permission_error_on_the_rename(tmp_path, monkeypatch):
+    target = tmp_path / "stamp.json"
+
+    def refused(src, dst):
+        raise PermissionError(errno.EACCES, "Permission denied", str(dst))
+
+    monkeypatch.setattr(os, "replace", refused)
+    with pytest.raises(TextembedError, match="nothing was written"):
+        write_text(target, "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_whose_swap_fails_is_put_back(tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    with atomic_path(target) as staged:
+        staged.mkdir()
+        (staged / "weights").write_text("v1")
+    real_rename = Path.rename
+
+    def second_rename_fails(self, new):
+        if self.name == "model" and self.parent != tmp_path:  # the staged folder moving into place
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_rename(self, new)
+
+    monkeypatch.setattr(Path, "rename", second_rename_fails)
+    with pytest.raises(TextembedError, match="the previous version is unchanged"):
+        with atomic_path(target) as staged:
+            staged.mkdir()
+            (staged / "weights").write_text("v2")
+    assert (target / "weights").read_text() == "v1" and list(tmp_path.iterdir()) == [target]
+
+
+def test_other_os_errors_pass_through_unchanged(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        with atomic_path(tmp_path / "out.txt"):
+            open(tmp_path / "no-such-input.txt").read()
+    assert list(tmp_path.iterdir()) == []

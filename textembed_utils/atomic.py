@@ -9,6 +9,7 @@ into place, so a crash never leaves a file that looks valid but is truncated.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -44,22 +45,48 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
     Works for files and folders alike: whatever the caller creates at the yielded
     path replaces ``target`` in one rename once the block finishes without error.
+    An ``OSError`` of writing (disk full, permissions, ...) while writing or renaming
+    leaves the previous ``target`` as it was and becomes a ``TextembedError`` naming it.
     """
     target = Path(target)
     ensure_writable_dir(target.parent)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
     staged = tmp / target.name
     try:
         yield staged
         if target.is_dir() and staged.is_dir():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             target.rename(old)
-            staged.rename(target)
+            try:
+                staged.rename(target)
+            except OSError:
+                old.rename(target)  # put the previous folder back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(staged, target)
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise _write_error(target, exc) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Errors of writing itself (disk full, quota, read-only, permissions, I/O); others (a missing
+# source file, a network error) are the caller's to explain and pass through unchanged.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
+
+
+def _write_error(target: Path, exc: OSError) -> TextembedError:
+    previous = "the previous version is unchanged" if target.exists() else "nothing was written"
+    return TextembedError(
+        f"Could not write {target} ({exc.strerror or exc}); {previous}.",
+        f"free disk space or fix the permissions of {target.parent}, then run again.",
+    )
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> Path:
