@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from textembed_utils.errors import TextembedError
-from textembed_utils.evaluation import layerwise_knn, linear_probe_accuracy, tfidf_knn_accuracy, tsne_map
+from textembed_utils.evaluation import encode, layer_scores, linear_cka, linear_probe_accuracy, tfidf_knn_accuracy, tsne_map
+from textembed_utils.evaluation.scoring import EvalSpec
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,9 @@ def test_linear_probe_one_class_is_an_error():
         linear_probe_accuracy(np.eye(10), ["x"] * 10)
 
 
-def test_layerwise_knn_gives_one_accuracy_per_hidden_state(tiny_encoder, toy_corpus):
-    accuracies = layerwise_knn(tiny_encoder, toy_corpus.texts, toy_corpus.labels, k=3, progress=False)
+def test_layer_scores_give_one_accuracy_per_hidden_state(tiny_encoder, toy_corpus):
+    per_layer = encode(tiny_encoder, toy_corpus.texts, all_layers=True, progress=False)
+    accuracies = [s["knn_euclidean"] for s in layer_scores(per_layer, toy_corpus.labels, EvalSpec(k=3))]
     assert len(accuracies) == tiny_encoder.num_layers + 1 == 3
     assert all(0.0 <= a <= 1.0 for a in accuracies)
     # Layer 0 is the embedding output: mean of token embeddings of two disjoint vocabularies.
@@ -55,3 +57,12 @@ def test_tsne_map_of_a_handful_of_points_lowers_the_perplexity():
 
 def test_tfidf_baseline_separates_disjoint_vocabularies(toy_corpus):
     assert tfidf_knn_accuracy(toy_corpus.texts, toy_corpus.labels, k=3) == 1.0
+
+
+def test_linear_cka_is_one_for_rotations_and_scalings_and_small_for_unrelated_vectors():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 16))
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    assert linear_cka(x, 3.0 * x @ rotation + 5.0) == pytest.approx(1.0)
+    assert linear_cka(x, rng.normal(size=(200, 16))) < 0.2

@@ -10,6 +10,7 @@ kNN edge cases (tests/test_knn.py).
 from __future__ import annotations
 
 import ast
+import json
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ import pytest
 import torch
 
 from textembed_utils import experiments
+from textembed_utils.experiments import Run
+from textembed_utils.paths import cache_dir
 from textembed_utils.augment import crop_windows
 from textembed_utils.errors import TextembedError
 from textembed_utils.evaluation import encode, knn_accuracy
@@ -36,7 +39,12 @@ def tiny_corpus():
 
 
 def train_bare(corpus, profile=TINY, **overrides):
-    return experiments.trained_encoder(profile, "bare", "crops", corpus, progress=False, steps=2, **overrides)
+    return experiments.fit(Run.of("bare", "crops", steps=2, **overrides), profile, corpus)
+
+
+def stored_summary(result):
+    """What ``fit`` wrote beside the cached weights of ``result``."""
+    return json.loads((cache_dir() / "models" / "tiny" / result.model_key / "training.json").read_text())
 
 
 def weights(encoder):
@@ -132,10 +140,10 @@ def test_cache_folder_that_cannot_be_created(tmp_path, monkeypatch, tiny_corpus)
 
 def test_another_hidden_size_is_another_cache_entry(fresh_storage, tiny_corpus):
     narrow = load_profile("tiny", {"starts": {"bare": {"config_overrides": {"hidden_size": 16}}}})
-    enc32, summary32 = train_bare(tiny_corpus)
-    enc16, summary16 = train_bare(tiny_corpus, narrow)
-    assert (enc32.hidden_size, enc16.hidden_size) == (32, 16)
-    assert summary32["cache_key"] != summary16["cache_key"] and not summary16["cached"]
+    run32 = train_bare(tiny_corpus)
+    run16 = train_bare(tiny_corpus, narrow)
+    assert (run32.encoder.hidden_size, run16.encoder.hidden_size) == (32, 16)
+    assert run32.model_key != run16.model_key and not run16.cached
 
 
 def test_cached_embeddings_of_another_width_are_recomputed(fresh_storage, tiny_bare, toy_corpus):
@@ -161,17 +169,18 @@ def test_truncated_cached_embeddings_are_recomputed(fresh_storage, tiny_bare, to
 
 
 def test_truncated_model_in_the_cache_is_detected_and_retrained(fresh_storage, tiny_corpus):
-    encoder, summary = train_bare(tiny_corpus)
-    folder = fresh_storage / "cache" / "models" / "tiny" / summary["cache_key"]
+    first = train_bare(tiny_corpus)
+    encoder = first.encoder
+    folder = fresh_storage / "cache" / "models" / "tiny" / first.model_key
     assert not folder.with_name(folder.name + ".ckpt").exists()  # a finished run keeps no checkpoint
     (weights_file,) = folder.rglob("model.safetensors")
     weights_file.write_bytes(weights_file.read_bytes()[:1000])
     with pytest.warns(UserWarning, match="damaged"):
-        retrained, summary2 = train_bare(tiny_corpus)
-    assert not summary2["cached"] and summary2["losses"] == summary["losses"]
-    reloaded, summary3 = train_bare(tiny_corpus)
-    assert summary3["cached"]
-    assert all(torch.equal(v, weights(encoder)[k]) for k, v in weights(reloaded).items())
+        retrained = train_bare(tiny_corpus)
+    assert not retrained.cached and retrained.losses == first.losses
+    reloaded = train_bare(tiny_corpus)
+    assert reloaded.cached
+    assert all(torch.equal(v, weights(encoder)[k]) for k, v in weights(reloaded.encoder).items())
 
 
 def test_unreadable_checkpoint_starts_over_with_a_warning(tmp_path, tiny_bare, toy_corpus):
@@ -189,10 +198,10 @@ def test_interrupted_notebook_training_resumes_from_its_checkpoint(fresh_storage
 
     def run(cache):
         monkeypatch.setenv("TEXTEMBED_CACHE", str(fresh_storage / cache))
-        return experiments.trained_encoder(TINY, "bare", "crops", tiny_corpus, eval_data=data, progress=False,
-                                           steps=4, eval_every=1)
+        result = experiments.fit(Run.of("bare", "crops", steps=4, eval_every=1), TINY, tiny_corpus, curve_data=data)
+        return stored_summary(result)
 
-    _, uninterrupted = run("uninterrupted")
+    uninterrupted = run("uninterrupted")
     real_metrics, evaluations = experiments.knn_metrics, []
 
     def interrupt_third_evaluation(*args, **kwargs):
@@ -207,7 +216,7 @@ def test_interrupted_notebook_training_resumes_from_its_checkpoint(fresh_storage
     checkpoints = list((fresh_storage / "interrupted" / "models" / "tiny").glob("*.ckpt"))
     assert len(checkpoints) == 1 and (checkpoints[0] / CHECKPOINT_FILE).exists()
     monkeypatch.setattr(experiments, "knn_metrics", real_metrics)
-    _, resumed = run("interrupted")
+    resumed = run("interrupted")
     assert not checkpoints[0].exists()  # removed once the model is stored
     assert resumed["losses"] == uninterrupted["losses"]
     assert resumed["weights_sha256"] == uninterrupted["weights_sha256"]
@@ -225,8 +234,8 @@ def test_two_builds_at_once_on_the_same_cache_train_once(fresh_storage, tiny_cor
     monkeypatch.setattr(experiments, "train", slow_train)
 
     def build():
-        encoder, summary = train_bare(tiny_corpus)
-        outcomes.append((summary["cached"], weights(encoder)))
+        result = train_bare(tiny_corpus)
+        outcomes.append((result.cached, weights(result.encoder)))
 
     threads = [threading.Thread(target=build) for _ in range(2)]
     for t in threads:
@@ -247,9 +256,9 @@ def test_same_profile_parameters_and_seed_give_identical_metrics(tmp_path, monke
 
     def run(cache):
         monkeypatch.setenv("TEXTEMBED_CACHE", str(tmp_path / cache))
-        encoder, summary = experiments.trained_encoder(
-            TINY, "scratch", "crops", tiny_corpus, eval_data=data, progress=False, steps=3, eval_every=3)
-        return summary, experiments.knn_metrics(encoder, data, TINY)
+        result = experiments.fit(Run.of("scratch", "crops", steps=3, eval_every=3), TINY, tiny_corpus, curve_data=data)
+        summary = {**stored_summary(result), "cached": result.cached}
+        return summary, experiments.knn_metrics(result.encoder, data, TINY)
 
     (summary_a, metrics_a), (summary_b, metrics_b) = run("a"), run("b")
     assert not summary_a["cached"] and not summary_b["cached"]

@@ -236,24 +236,26 @@ def run_embed(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from .atomic import write_json
     from .evaluation import encode
-    from .finetune import KNN_K, SPLIT_SEED, TEST_SIZE, accuracy_scores, check_labels, labelled_sample
+    from .evaluation.scoring import check_scorable, eval_sample, score
+    from .finetune import EVAL
     from .report import scores_summary
 
     corpus = read_corpus(args)
     if not corpus.has_labels:
         corpus.labelled()  # raises the "no labels" error, with its fix
-    idx = labelled_sample(corpus, args.eval_size)
+    idx = eval_sample(corpus.labels, args.eval_size, EVAL.seed)
     labels = [corpus.labels[i] for i in idx]
-    check_labels(labels)
+    check_scorable(labels, EVAL)
     encoder = _load_for_inference(args)
     vectors = encode(encoder, [corpus.texts[i] for i in idx], batch_size=args.encode_batch_size,
                      progress=not args.quiet)
-    scores = accuracy_scores(vectors, labels)
+    scores = score(vectors, labels, EVAL)
     if args.json is None:
         print(scores_summary(scores, args.model, corpus.name, len(idx)))
         return 0
-    record = {"model": args.model, "corpus": corpus.name, "labelled_texts": len(idx), "k": KNN_K,
-              "test_size": TEST_SIZE, "split_seed": SPLIT_SEED, **scores}
+    record = {"model": args.model, "corpus": corpus.name, "labelled_texts": len(idx), **EVAL.as_dict(),
+              "test_texts": scores.n_test, **scores.values(),
+              "interval_95": {metric: [acc.low, acc.high] for metric, acc in scores.accuracies.items()}}
     if args.json == "-":
         print(json.dumps(record, indent=2))
     else:

@@ -1,8 +1,14 @@
-"""Experiment building blocks the notebooks call: profile → corpus, encoder, training, metrics.
+"""The experiment layer: a run is a value, ``fit`` trains it (cached), ``score`` measures it.
 
-Trained models are cached by everything that determines them (profile start,
-training config, corpus fingerprint, package version), so the crops model that
-notebook 1 trains is reused by notebooks 3 and 6 instead of being retrained.
+A ``Run`` names one model of an experiment: a profile *start* (the model and its
+training settings), an augmentation (or ``untrained``), the corpus it is trained
+on and any overridden settings. ``fit(run, profile)`` returns a ``RunResult``:
+the encoder plus everything the training produced (losses, learning curve, crop
+statistics, timings, the config actually used). Trained models are cached by
+everything that determines them (the start, the training config, the corpus,
+the package version), so the crops model that chapter 1 trains is reused by
+chapters 3 and 6 instead of being trained again. ``textembed finetune`` calls the
+same ``fit`` with its own one-start profile and without the cache.
 """
 
 from __future__ import annotations
@@ -12,70 +18,152 @@ import json
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import __version__
 from .atomic import file_lock, tree_digest, write_json
+from .augment import AUGMENTATIONS
 from .corpora import Corpus, load_corpus
 from .errors import TextembedError
 from .evaluation.encode import encode
-from .evaluation.knn import knn_accuracy
+from .evaluation.scoring import EvalSpec, Scores, eval_sample, score
 from .models import TextEncoder, load_encoder
 from .paths import cache_dir
 from .training import DEFAULT_CHECKPOINT_EVERY, TrainConfig, train
 
 STARTS = ("pretrained", "scratch", "bare")
+UNTRAINED = "untrained"
 _TRAIN_KEYS = ("lr", "batch_size", "steps", "epochs", "max_length", "eval_every", "freeze_layers")
+
+
+# --- runs as values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model of an experiment: ``start`` trained with ``augmentation`` on ``trained_on``.
+
+    ``augmentation`` is one of ``AUGMENTATIONS`` or ``UNTRAINED``; ``trained_on``
+    None means the profile's own corpus; ``overrides`` are training settings that
+    differ from the start's (e.g. ``(("temperature", 0.2),)``), kept sorted so two
+    equal runs compare and hash equal.
+    """
+
+    start: str
+    augmentation: str = UNTRAINED
+    trained_on: str | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.augmentation not in (*AUGMENTATIONS, UNTRAINED):
+            raise TextembedError(
+                f"Unknown augmentation '{self.augmentation}' for the start '{self.start}'.",
+                f"use one of {', '.join((*AUGMENTATIONS, UNTRAINED))}.",
+            )
+        object.__setattr__(self, "overrides", tuple(sorted(self.overrides)))
+
+    @classmethod
+    def of(cls, start: str, augmentation: str = UNTRAINED, trained_on: str | None = None, **overrides: Any) -> "Run":
+        """A run with keyword overrides; overrides set to None are left out (None = the start's value)."""
+        return cls(start, augmentation, trained_on, tuple((k, v) for k, v in overrides.items() if v is not None))
+
+    @property
+    def trained(self) -> bool:
+        return self.augmentation != UNTRAINED
+
+    def untrained(self) -> "Run":
+        """The untrained model this run starts from."""
+        return Run(self.start)
+
+    def with_overrides(self, **overrides: Any) -> "Run":
+        return Run.of(self.start, self.augmentation, self.trained_on, **{**dict(self.overrides), **overrides})
+
+    @property
+    def name(self) -> str:
+        """A label for tables and plots, e.g. ``bare/crops on docstrings (temperature=0.2)``; never parsed."""
+        label = f"{self.start}/{self.augmentation}"
+        if self.trained_on:
+            label += f" on {self.trained_on}"
+        if self.overrides:
+            label += " (" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in self.overrides) + ")"
+        return label
+
+    def fields(self) -> dict[str, Any]:
+        """The run as columns of a tidy table (results records)."""
+        return {"run": self.name, "start": self.start, "augmentation": self.augmentation,
+                "trained_on": self.trained_on, "overrides": dict(self.overrides), "reference": None}
+
+
+def parse_runs(text: str, profile: Mapping) -> list[Run]:
+    """A notebook parameter ``"bare:crops,pretrained:untrained"`` → runs, each checked against the profile.
+
+    This is the one place where the reader's typed text becomes runs; the rest of
+    the code passes ``Run`` values around.
+    """
+    runs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        start, _, augmentation = item.partition(":")
+        start_spec(profile, start)
+        runs.append(Run(start, augmentation))
+    if not runs:
+        raise TextembedError("No runs given.", "list runs as start:augmentation, e.g. 'bare:crops,bare:dropout'.")
+    return runs
+
+
+# --- what a profile defines -----------------------------------------------------------------
 
 
 @dataclass
 class EvalSet:
-    """Labelled texts on which kNN accuracy is measured (croppable or not)."""
+    """Labelled texts on which accuracy is measured (croppable or not)."""
 
     texts: list[str]
     labels: np.ndarray
 
 
-def profile_corpus(profile: dict, name: str | None = None, size: int | None = None) -> Corpus:
+def profile_corpus(profile: Mapping, name: str | None = None, size: int | None = None) -> Corpus:
     """The profile's corpus (or ``name``), subsampled to ``size`` / the profile's ``corpus_size``."""
     corpus = load_corpus(name or profile["corpus"])
     return corpus.subset(size if size is not None else profile.get("corpus_size"), seed=profile["seed"])
 
 
-def eval_set(profile: dict, corpus: Corpus, size: int | None = None) -> EvalSet:
-    """The labelled texts of ``corpus``, subsampled to ``size`` / ``eval.eval_size`` (seeded) to fit the budget.
-
-    Smaller sizes draw a subset of the larger ones' texts only approximately; pass
-    the same size everywhere a comparison needs identical texts.
-    """
-    texts, labels = corpus.labelled()
+def eval_set(profile: Mapping, corpus: Corpus, size: int | None = None) -> EvalSet:
+    """The labelled texts of ``corpus``, subsampled to ``size`` / ``eval.eval_size`` (seeded) to fit the budget."""
     size = size if size is not None else profile["eval"].get("eval_size")
-    if size is not None and size < len(texts):
-        idx = np.sort(np.random.default_rng(profile["seed"]).choice(len(texts), size, replace=False))
-        texts, labels = [texts[i] for i in idx], labels[idx]
-    return EvalSet(texts, labels)
+    idx = eval_sample(corpus.labels or [None] * len(corpus), size, profile["seed"])
+    if not len(idx):
+        corpus.labelled()  # raises the clear "no labels" error
+    return EvalSet([corpus.texts[i] for i in idx], np.array([corpus.labels[i] for i in idx], dtype=object))
 
 
-def start_spec(profile: dict, start: str) -> dict:
+def start_spec(profile: Mapping, start: str) -> dict:
     if start not in profile["starts"]:
         raise TextembedError(f"Unknown start '{start}'.", f"use one of: {', '.join(profile['starts'])}.")
     return profile["starts"][start]
 
 
-def make_encoder(profile: dict, start: str, pooling: str | None = None) -> TextEncoder:
+def start_eval_set(profile: Mapping, corpus: Corpus, start: str) -> EvalSet:
+    """The eval set for ``start``: its own ``eval_size`` (slow encoders evaluate on fewer texts) or the profile's."""
+    return eval_set(profile, corpus, start_spec(profile, start).get("eval_size"))
+
+
+def make_encoder(profile: Mapping, start: str, pooling: str | None = None) -> TextEncoder:
     """A fresh (untrained) encoder for one of the profile's starts."""
     spec = start_spec(profile, start)
     return load_encoder(
-        spec["model"], init=spec.get("init", "pretrained"), pooling=pooling,
+        spec["model"], init=spec.get("init", "pretrained"), pooling=pooling or spec.get("pooling"),
         max_length=spec.get("max_length", 128), config_overrides=spec.get("config_overrides"),
         tokenizer_from=spec.get("tokenizer_from", "all-MiniLM-L6-v2"), seed=profile["seed"],
     )
 
 
-def train_config(profile: dict, start: str, augmentation: str, **overrides) -> TrainConfig:
+def train_config(profile: Mapping, start: str, augmentation: str, **overrides: Any) -> TrainConfig:
     """The profile's training settings for ``start`` with ``augmentation`` and any overrides."""
     spec = start_spec(profile, start)
     settings = {k: spec[k] for k in _TRAIN_KEYS if k in spec}
@@ -83,30 +171,73 @@ def train_config(profile: dict, start: str, augmentation: str, **overrides) -> T
         augmentation=augmentation, n_sentences=profile["crops"]["n_sentences"],
         splitter=profile["crops"]["splitter"], seed=profile["seed"], device=profile["device"],
         precision=profile.get("precision", "auto"),
-        checkpoint_every=DEFAULT_CHECKPOINT_EVERY,  # an interrupted notebook resumes where it stopped
+        checkpoint_every=DEFAULT_CHECKPOINT_EVERY,  # an interrupted run resumes where it stopped
     )
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**settings)
 
 
-def knn_metrics(encoder: TextEncoder, data: EvalSet, profile: dict, progress: bool = False) -> dict[str, float]:
-    """kNN accuracy, Euclidean on raw embeddings and cosine, on ``data``."""
-    ev = profile["eval"]
-    vectors = encode(encoder, data.texts, batch_size=ev["batch_size"], max_length=ev["max_length"],
-                     progress=progress)
-    common = dict(k=ev["k"], test_size=ev["test_size"], seed=profile["seed"], stratify=ev["stratify"])
-    return {
-        "knn_euclidean": knn_accuracy(vectors, data.labels, metric="euclidean", **common),
-        "knn_cosine": knn_accuracy(vectors, data.labels, metric="cosine", **common),
-    }
+def run_config(profile: Mapping, run: Run) -> TrainConfig:
+    """The ``TrainConfig`` that ``fit`` uses for a trained ``run``."""
+    return train_config(profile, run.start, run.augmentation, **dict(run.overrides))
 
 
-def _cache_key(profile: dict, start: str, config: TrainConfig, corpus: Corpus, pooling: str | None) -> str:
+def run_fingerprint(profile: Mapping, start: str, config: TrainConfig, corpus: Corpus) -> str:
+    """The one cache key of trained weights: the start's spec, the training config, the data, the package.
+
+    ``textembed finetune`` uses it too, for the checkpoint of an interrupted run, so
+    that a resume never mixes two runs.
+    """
     payload = json.dumps(
-        [__version__, profile["name"], start_spec(profile, start), config.fingerprint(),
-         corpus.fingerprint(), pooling], sort_keys=True,
+        [__version__, start_spec(profile, start), profile["seed"], config.fingerprint(), corpus.fingerprint()],
+        sort_keys=True, default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def base_model_key(profile: Mapping, start: str) -> str:
+    """A cache key for the untrained encoder of ``start`` (its spec and the seed determine its weights)."""
+    payload = json.dumps([start_spec(profile, start), profile["seed"]], sort_keys=True)
+    return f"{start}-untrained-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+
+
+# --- fit --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """What ``fit`` returns: the encoder and what its training produced (empty for an untrained run)."""
+
+    run: Run
+    encoder: TextEncoder = field(repr=False)
+    model_key: str  # identifies the weights: cache folder name, or the untrained start's key
+    config: dict | None = None
+    losses: list[float] = field(default_factory=list)
+    curve: list[dict] = field(default_factory=list)
+    crop_stats: dict = field(default_factory=dict)
+    total_steps: int = 0
+    batches_per_epoch: int = 0
+    train_seconds: float = 0.0
+    seconds_per_step: float = 0.0
+    wall_seconds: float = 0.0
+    device: str | None = None
+    precision: str | None = None
+    resumed_from: int = 0
+    cached: bool = False
+
+    _STORED = ("config", "losses", "curve", "crop_stats", "total_steps", "batches_per_epoch", "train_seconds",
+               "seconds_per_step", "wall_seconds", "device", "precision", "resumed_from")
+
+    def summary(self) -> dict:
+        """The stored part (everything but the encoder and the run), as written beside cached weights."""
+        return {key: getattr(self, key) for key in self._STORED}
+
+    @property
+    def warmup_steps(self) -> int:
+        """Batches of linear learning-rate warm-up this run had (0 when untrained)."""
+        if not self.config:
+            return 0
+        return TrainConfig(**self.config).warmup_steps(self.batches_per_epoch, self.total_steps)
 
 
 _SUMMARY_FILE = "training.json"
@@ -134,65 +265,77 @@ def _intact_cache_entry(folder: Path) -> dict | None:
     return summary
 
 
-def trained_encoder(
-    profile: dict,
-    start: str,
-    augmentation: str,
-    corpus: Corpus,
+def fit(
+    run: Run,
+    profile: Mapping,
+    corpus: Corpus | None = None,
     *,
-    eval_data: EvalSet | None = None,
-    pooling: str | None = None,
-    progress: bool = True,
-    **overrides,
-) -> tuple[TextEncoder, dict]:
-    """Train (or load from the cache) ``start`` with ``augmentation`` on ``corpus``.
+    curve_data: EvalSet | None = None,
+    progress: bool = False,
+    cache: bool = True,
+    checkpoint_dir: Path | None = None,
+) -> RunResult:
+    """Train ``run`` (or load it from the cache); an untrained run is the start's fresh encoder.
 
-    Returns the encoder and a summary: losses, learning curve (kNN accuracy every
-    ``eval_every`` steps on ``eval_data``), crop statistics and timings. A cache
-    hit returns the stored summary with ``"cached": True``.
+    ``corpus`` is the training corpus (default: ``run.trained_on`` or the profile's).
+    ``curve_data`` records kNN accuracy every ``eval_every`` batches (a learning
+    curve). With ``cache=False`` nothing is stored or looked up; ``checkpoint_dir``
+    then says where an interrupted run keeps its checkpoint.
     """
-    config = train_config(profile, start, augmentation, **overrides)
-    folder = cache_dir() / "models" / profile["name"] / f"{start}-{augmentation}-{_cache_key(profile, start, config, corpus, pooling)}"
+    if not run.trained:
+        return RunResult(run, make_encoder(profile, run.start), base_model_key(profile, run.start))
+    corpus = corpus if corpus is not None else profile_corpus(profile, run.trained_on)
+    config = run_config(profile, run)
+    key = run_fingerprint(profile, run.start, config, corpus)
+    if not cache:
+        return _train(run, profile, corpus, config, curve_data, progress, key, checkpoint_dir)
+    folder = cache_dir() / "models" / profile["name"] / f"{run.start}-{run.augmentation}-{key}"
     with file_lock(folder.with_suffix(".lock")):
-        summary_path = folder / _SUMMARY_FILE
         cached = _intact_cache_entry(folder)
         if cached is not None:
-            encoder = load_encoder(str(folder), max_length=config.max_length, pooling=pooling)
-            return encoder, {**cached, "cache_key": folder.name, "cached": True}
-        encoder = make_encoder(profile, start, pooling)
-        eval_fn = (lambda enc, step: knn_metrics(enc, eval_data, profile)) if eval_data else None
-        began = time.perf_counter()
-        result = train(encoder, corpus.texts, config, eval_fn=eval_fn,
-                       checkpoint_dir=folder.with_name(folder.name + ".ckpt"), progress=progress)
-        summary = {
-            "start": start, "augmentation": augmentation, "config": result.config,
-            "crop_stats": {"texts": result.crop_stats.texts, "usable": result.crop_stats.croppable,
-                           "dropped": result.crop_stats.dropped},
-            "total_steps": result.total_steps, "batches_per_epoch": result.batches_per_epoch,
-            "losses": result.losses, "curve": result.curve, "train_seconds": result.train_seconds,
-            "seconds_per_step": result.seconds_per_step, "wall_seconds": time.perf_counter() - began,
-            "device": result.device, "precision": result.precision, "model": encoder.name,
-            "parameters": encoder.parameter_count(),
-            "cache_key": folder.name,
-        }
-        encoder.save(folder)
-        summary["weights_sha256"] = tree_digest(folder, exclude=(_SUMMARY_FILE,))
-        write_json(summary_path, summary)
-        shutil.rmtree(folder.with_name(folder.name + ".ckpt"), ignore_errors=True)  # the run is complete
-        return encoder, {**summary, "cached": False}
+            encoder = load_encoder(str(folder), max_length=config.max_length)
+            stored = {k: cached[k] for k in RunResult._STORED if k in cached}
+            return RunResult(run, encoder, folder.name, **stored, cached=True)
+        ckpt = folder.with_name(folder.name + ".ckpt")
+        result = _train(run, profile, corpus, config, curve_data, progress, folder.name, ckpt)
+        result.encoder.save(folder)
+        summary = {**result.summary(), "run": run.fields(), "model": result.encoder.name,
+                   "parameters": result.encoder.parameter_count(),
+                   "weights_sha256": tree_digest(folder, exclude=(_SUMMARY_FILE,))}
+        write_json(folder / _SUMMARY_FILE, summary)
+        shutil.rmtree(ckpt, ignore_errors=True)  # the run is complete
+        return result
 
 
-def notebook_settings(namespace: dict, spec: dict) -> dict:
-    """Validate a notebook's parameters against ``spec`` and attach the loaded profile.
+def _train(run: Run, profile: Mapping, corpus: Corpus, config: TrainConfig, curve_data: EvalSet | None,
+           progress: bool, key: str, checkpoint_dir: Path | None) -> RunResult:
+    encoder = make_encoder(profile, run.start)
+    eval_fn = None
+    if curve_data is not None:
+        def eval_fn(enc: TextEncoder, step: int) -> dict[str, float]:
+            return knn_metrics(enc, curve_data, profile)
+    began = time.perf_counter()
+    result = train(encoder, corpus.texts, config, eval_fn=eval_fn, checkpoint_dir=checkpoint_dir, progress=progress)
+    stats = result.crop_stats
+    return RunResult(
+        run, encoder, key, config=result.config, losses=result.losses, curve=result.curve,
+        crop_stats={"texts": stats.texts, "usable": stats.croppable, "dropped": stats.dropped},
+        total_steps=result.total_steps, batches_per_epoch=result.batches_per_epoch,
+        train_seconds=result.train_seconds, seconds_per_step=result.seconds_per_step,
+        wall_seconds=time.perf_counter() - began, device=result.device, precision=result.precision,
+        resumed_from=result.resumed_from or 0,
+    )
 
-    Returns the parameter values plus ``"profile_settings"``: the profile as a dict.
-    Parameters left at None mean "the profile's value"; chapters fill them in.
-    """
-    from .params import validate_parameters
-    from .profiles import load_profile
 
-    values = validate_parameters(namespace, spec)
-    return {**values, "profile_settings": load_profile(values["profile"])}
+# --- embeddings and scores --------------------------------------------------------------------
+
+
+def embed(profile: Mapping, encoder: TextEncoder, texts: list[str], max_length: int | None = None,
+          progress: bool = False) -> np.ndarray:
+    """Embeddings of ``texts`` at the profile's evaluation batch size and length."""
+    ev = profile["eval"]
+    return encode(encoder, texts, batch_size=ev["batch_size"], max_length=max_length or ev["max_length"],
+                  progress=progress)
 
 
 def _intact_embeddings(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
@@ -216,22 +359,21 @@ def _intact_embeddings(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
 
 
 def cached_embeddings(
-    profile: dict, encoder: TextEncoder, texts: list[str], model_key: str, max_length: int | None = None
+    profile: Mapping, encoder: TextEncoder, texts: list[str], model_key: str, max_length: int | None = None
 ) -> np.ndarray:
     """Embeddings of ``texts`` by ``encoder``, cached on disk under ``model_key`` and the texts' hash.
 
-    ``model_key`` must identify the weights (e.g. a trained model's ``cache_key``),
-    so two chapters that embed the same texts with the same model encode only once.
+    ``model_key`` must identify the weights (a ``RunResult.model_key``), so two
+    chapters that embed the same texts with the same model encode only once.
     """
-    ev = profile["eval"]
-    max_length = max_length or ev["max_length"]
+    max_length = max_length or profile["eval"]["max_length"]
     digest = hashlib.sha256(json.dumps([__version__, model_key, max_length, texts]).encode()).hexdigest()[:16]
     path = cache_dir() / "embeddings" / profile["name"] / f"{model_key}-{digest}.npy"
     with file_lock(path.with_suffix(".lock")):
         cached = _intact_embeddings(path, (len(texts), encoder.hidden_size))
         if cached is not None:
             return cached
-        vectors = encode(encoder, texts, batch_size=ev["batch_size"], max_length=max_length, progress=False)
+        vectors = embed(profile, encoder, texts, max_length)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npy")
         np.save(tmp, vectors)
@@ -239,84 +381,46 @@ def cached_embeddings(
         return vectors
 
 
-def base_model_key(profile: dict, start: str) -> str:
-    """A cache key for the untrained encoder of ``start`` (its spec and the seed determine its weights)."""
-    payload = json.dumps([start_spec(profile, start), profile["seed"]], sort_keys=True)
-    return f"{start}-untrained-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+def knn_metrics(encoder: TextEncoder, data: EvalSet, profile: Mapping) -> dict[str, float]:
+    """kNN accuracy, Euclidean on raw embeddings and cosine, of ``encoder`` on ``data``."""
+    vectors = embed(profile, encoder, data.texts)
+    return score(vectors, data.labels, EvalSpec.from_profile(profile), probe=False).values()
 
 
-def embedding_metrics(vectors: np.ndarray, labels: np.ndarray, profile: dict) -> dict[str, float]:
-    """kNN accuracy (Euclidean, cosine) and linear-probe accuracy of ``vectors`` on the profile's split."""
-    from .evaluation.probe import linear_probe_accuracy
+@dataclass(frozen=True)
+class Reference:
+    """A model scored beside the runs without being trained here: an off-the-shelf encoder or TF-IDF."""
 
-    ev = profile["eval"]
-    common = dict(test_size=ev["test_size"], seed=profile["seed"], stratify=ev["stratify"])
-    return {
-        "knn_euclidean": knn_accuracy(vectors, labels, metric="euclidean", k=ev["k"], **common),
-        "knn_cosine": knn_accuracy(vectors, labels, metric="cosine", k=ev["k"], **common),
-        "linear_probe": linear_probe_accuracy(vectors, labels, **common),
-    }
+    model: str
+    texts: int | None = None  # set when the same reference is scored on eval sets of several sizes
 
+    @property
+    def name(self) -> str:
+        return f"reference/{self.model}" + (f" ({self.texts:,} texts)" if self.texts else "")
 
-UNTRAINED = "untrained"
-
-
-def parse_runs(text: str, profile: dict) -> list[tuple[str, str]]:
-    """``"bare:crops,pretrained:untrained"`` → ``[("bare", "crops"), ("pretrained", "untrained")]``, checked."""
-    from .augment import AUGMENTATIONS
-
-    runs = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        start, _, augmentation = item.partition(":")
-        start_spec(profile, start)
-        if augmentation not in (*AUGMENTATIONS, UNTRAINED):
-            raise TextembedError(
-                f"Unknown augmentation '{augmentation}' in run '{item}'.",
-                f"write start:augmentation with augmentation one of {', '.join((*AUGMENTATIONS, UNTRAINED))}.",
-            )
-        runs.append((start, augmentation))
-    if not runs:
-        raise TextembedError("No runs given.", "list runs as start:augmentation, e.g. 'bare:crops,bare:dropout'.")
-    return runs
-
-
-def start_eval_set(profile: dict, corpus: Corpus, start: str) -> EvalSet:
-    """The eval set for ``start``: its own ``eval_size`` (slow encoders evaluate on fewer texts) or the profile's."""
-    return eval_set(profile, corpus, start_spec(profile, start).get("eval_size"))
-
-
-def run_model(
-    profile: dict, start: str, augmentation: str, corpus: Corpus, *,
-    curve_data: EvalSet | None = None, **overrides,
-) -> tuple[TextEncoder, str, dict]:
-    """``start`` trained with ``augmentation`` (cached) or untrained: the encoder, its cache key, its training summary.
-
-    ``curve_data`` records a learning curve every ``eval_every`` batches while training;
-    the summary is empty for ``"untrained"``.
-    """
-    if augmentation == UNTRAINED:
-        return make_encoder(profile, start), base_model_key(profile, start), {}
-    encoder, summary = trained_encoder(profile, start, augmentation, corpus, eval_data=curve_data,
-                                       progress=False, **overrides)
-    return encoder, summary["cache_key"], summary
+    def fields(self) -> dict[str, Any]:
+        return {"run": self.name, "start": None, "augmentation": None, "trained_on": None,
+                "overrides": {}, "reference": self.model}
 
 
 @dataclass
-class EvaluatedRun:
-    """One model scored on one eval set: what the chapters tabulate and plot."""
+class Evaluated:
+    """A run (or reference) scored on one eval set: what the chapters tabulate, compare and plot."""
 
-    encoder: TextEncoder
-    key: str
-    summary: dict
-    vectors: np.ndarray
-    metrics: dict[str, float]
+    run: Run | Reference
+    scores: Scores
+    vectors: np.ndarray | None = field(default=None, repr=False)
+    result: RunResult | None = None
 
 
-def evaluated_run(
-    profile: dict, start: str, augmentation: str, corpus: Corpus, data: EvalSet,
-    *, curve_data: EvalSet | None = None, **overrides,
-) -> EvaluatedRun:
-    """``run_model``, then its embeddings of ``data`` (cached) and their kNN / linear-probe accuracies."""
-    encoder, key, summary = run_model(profile, start, augmentation, corpus, curve_data=curve_data, **overrides)
-    vectors = cached_embeddings(profile, encoder, data.texts, key)
-    return EvaluatedRun(encoder, key, summary, vectors, embedding_metrics(vectors, data.labels, profile))
+def notebook_settings(namespace: dict, spec: dict) -> dict:
+    """Validate a notebook's parameters against ``spec`` and attach the loaded profile.
+
+    Returns the parameter values plus ``"profile_settings"``: the profile as a dict.
+    Parameters left at None mean "the profile's value"; chapters fill them in.
+    """
+    from .params import validate_parameters
+    from .profiles import load_profile
+
+    values = validate_parameters(namespace, spec)
+    return {**values, "profile_settings": load_profile(values["profile"])}

@@ -11,15 +11,15 @@ model or report behind; ``report.json`` is written last inside the staging folde
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,70 +28,28 @@ from .atomic import atomic_path, ensure_writable_dir
 from .augment import PairSampler
 from .corpora import Corpus
 from .errors import TextembedError
-from .evaluation import encode, knn_accuracy, linear_probe_accuracy, split_indices, tsne_map
-from .models import TextEncoder, load_encoder
+from .evaluation import encode, tsne_map
+from .evaluation.scoring import EvalSpec, Scores, check_scorable, eval_sample, score
+from .experiments import Run, fit, run_config, run_fingerprint
 from .models.pooling import ST_POOLING_MODES
-from .training import TrainConfig, resolve_device, train
+from .training import TrainConfig, resolve_device
 
-KNN_K = 10
-TEST_SIZE = 0.1
-SPLIT_SEED = 42
+if TYPE_CHECKING:
+    from .evaluation.intervals import Accuracy
+
 MIN_TSNE_TEXTS = 10
 REPORT_FILE = "report.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 TSNE_FILE = "tsne.png"
 UNLABELLED = "(no label)"
+START = "model"  # the one start of the profile a finetune request describes
+EVAL = EvalSpec()  # the paper's kNN evaluation (k = 10, 90/10 split, seed 42), as in the chapters
 
 Echo = Callable[[str], None]
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# --- evaluation helpers shared by `finetune` and `evaluate` ------------------------------
-
-
-def labelled_sample(corpus: Corpus, size: int | None, seed: int = SPLIT_SEED) -> np.ndarray:
-    """Indices (into ``corpus``) of up to ``size`` labelled texts, seeded; all when ``size`` is None.
-
-    Bounding the labelled set bounds the cost of the before/after evaluation on
-    a CPU; the indices stay sorted so the sample keeps the corpus order.
-    """
-    labelled = np.array([i for i, lab in enumerate(corpus.labels or []) if lab is not None], dtype=int)
-    if size is not None and size < len(labelled):
-        labelled = np.sort(np.random.default_rng(seed).choice(labelled, size=size, replace=False))
-    return labelled
-
-
-def check_labels(labels: Sequence[str], k: int = KNN_K) -> None:
-    """Raise a clear error when ``labels`` cannot give a meaningful kNN accuracy."""
-    train_idx, _ = split_indices(np.asarray(labels), TEST_SIZE, SPLIT_SEED)  # ≥ 2 classes or an error
-    if len(train_idx) < k:
-        raise TextembedError(
-            f"Only {len(labels)} labelled texts, too few for kNN accuracy with k={k} "
-            f"on a {1 - TEST_SIZE:.0%}/{TEST_SIZE:.0%} split.",
-            f"label at least {int(np.ceil(k / (1 - TEST_SIZE))) + 1} texts, raise --eval-size, "
-            "or leave out --label-column.",
-        )
-
-
-def knn_scores(vectors: np.ndarray, labels: Sequence[str], k: int = KNN_K) -> dict[str, float]:
-    """kNN accuracy as in the paper (k=10, 90/10 split, seed 42), Euclidean and cosine."""
-    labels = np.asarray(labels, dtype=object)
-    return {
-        metric: knn_accuracy(vectors, labels, k=k, metric=metric, test_size=TEST_SIZE, seed=SPLIT_SEED)
-        for metric in ("euclidean", "cosine")
-    }
-
-
-def accuracy_scores(vectors: np.ndarray, labels: Sequence[str], k: int = KNN_K) -> dict[str, float]:
-    """kNN accuracy (Euclidean, cosine) and linear-probe accuracy on the same split."""
-    scores = {f"knn_{metric}": value for metric, value in knn_scores(vectors, labels, k).items()}
-    scores["linear_probe"] = linear_probe_accuracy(
-        vectors, np.asarray(labels, dtype=object), test_size=TEST_SIZE, seed=SPLIT_SEED
-    )
-    return scores
 
 
 # --- the output folder ----------------------------------------------------------------------
@@ -117,12 +75,6 @@ def check_output_folder(out: Path, overwrite: bool) -> None:
 def checkpoint_folder(out: Path, key: str) -> Path:
     """Where an interrupted run of ``out`` keeps its checkpoint: beside ``out``, per run ``key``."""
     return out.parent / f".{out.name}.ckpt" / key
-
-
-def run_key(model: str, pooling: str | None, init: str, config: TrainConfig, corpus: Corpus) -> str:
-    """Hash of everything that determines the trained weights (so a resume never mixes runs)."""
-    payload = json.dumps([__version__, model, pooling, init, config.fingerprint(), corpus.fingerprint()])
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 # --- the pipeline ---------------------------------------------------------------------------
@@ -209,18 +161,46 @@ def _prepare(request: FinetuneRequest, echo: Echo) -> tuple[PairSampler, np.ndar
             f"Only {len(sampler)} texts give a training pair, fewer than one batch of {config.batch_size}.",
             f"lower --batch-size to at most {len(sampler)} (≥ 2), lower --n-sentences, or add texts.",
         )
-    eval_idx = labelled_sample(request.corpus, request.eval_size, SPLIT_SEED)
+    eval_idx = eval_sample(request.corpus.labels or [None] * len(request.corpus), request.eval_size, EVAL.seed)
     if request.corpus.has_labels:
-        check_labels([request.corpus.labels[i] for i in eval_idx])
+        check_scorable([request.corpus.labels[i] for i in eval_idx], EVAL)
     echo(sampler.stats.describe() if sampler.augmentation != "masking"
          else f"{len(sampler):,} texts train with masking.")
     return sampler, eval_idx
 
 
-def _load(request: FinetuneRequest) -> TextEncoder:
-    encoder = load_encoder(request.model, init=request.init, pooling=request.pooling,
-                           max_length=request.config.max_length, seed=request.config.seed)
-    return encoder.to(resolve_device(request.config.device))
+# Settings the profile itself holds; every other TrainConfig field is an override of the run.
+_PROFILE_KEYS = ("augmentation", "n_sentences", "splitter", "seed", "device", "precision")
+
+
+def request_profile(request: FinetuneRequest) -> dict:
+    """The one-start profile a request describes, so ``fit`` trains it as it trains the chapters' runs."""
+    config = request.config
+    return {
+        "name": "finetune", "seed": config.seed, "device": config.device, "precision": config.precision,
+        "crops": {"n_sentences": config.n_sentences, "splitter": config.splitter},
+        "eval": {"batch_size": request.encode_batch_size, "max_length": config.max_length},
+        "starts": {START: {"model": request.model, "init": request.init, "pooling": request.pooling,
+                           "max_length": config.max_length}},
+    }
+
+
+def request_run(request: FinetuneRequest) -> Run:
+    """The trained run a request asks for: its whole ``TrainConfig`` as the run's settings."""
+    config = request.config.to_dict()
+    return Run.of(START, config["augmentation"], **{k: v for k, v in config.items() if k not in _PROFILE_KEYS})
+
+
+def _knn_scores(vectors: np.ndarray, labels: list) -> Scores:
+    """kNN accuracy (Euclidean, cosine), each with its 95 % interval, on the paper's split."""
+    return score(vectors, labels, EVAL, probe=False)
+
+
+def _by_metric(scores: Scores | None, value: Callable[[Accuracy], object]) -> dict | None:
+    """``{"euclidean": ..., "cosine": ...}`` of the report, or None when nothing was measured."""
+    if scores is None:
+        return None
+    return {metric.removeprefix("knn_"): value(acc) for metric, acc in scores.accuracies.items()}
 
 
 def _write_tsne(vectors: np.ndarray, labels: list | None, path: Path, title: str, seed: int) -> None:
@@ -249,20 +229,22 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
     sampler, eval_idx = _prepare(request, echo)
     labels = [corpus.labels[i] for i in eval_idx] if corpus.has_labels else None
 
+    profile, run = request_profile(request), request_run(request)
     echo(f"Loading the model '{request.model}' ({request.init}) ...")
     with watch.stage("load_model"):
-        encoder = _load(request)
+        encoder = fit(run.untrained(), profile).encoder.to(resolve_device(config.device))
     before = None
     if labels is not None:
         echo(f"kNN accuracy before training, on {len(eval_idx):,} labelled texts ...")
         with watch.stage("evaluate_before"):
             vectors = encode(encoder, [corpus.texts[i] for i in eval_idx], batch_size=request.encode_batch_size,
                              progress=request.progress, desc="Encoding (before)")
-            before = knn_scores(vectors, labels)
+            before = _knn_scores(vectors, labels)
 
-    ckpt = checkpoint_folder(out, run_key(request.model, request.pooling, request.init, config, corpus))
+    ckpt = checkpoint_folder(out, run_fingerprint(profile, START, run_config(profile, run), corpus))
     with watch.stage("train"):
-        result = train(encoder, corpus.texts, config, checkpoint_dir=ckpt, progress=request.progress)
+        result = fit(run, profile, corpus, progress=request.progress, cache=False, checkpoint_dir=ckpt)
+    encoder = result.encoder
     if result.resumed_from:
         echo(f"Resumed from the checkpoint at step {result.resumed_from}.")
 
@@ -273,7 +255,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
     after = None
     if labels is not None:
         with watch.stage("evaluate_after"):
-            after = knn_scores(embeddings[eval_idx], labels)
+            after = _knn_scores(embeddings[eval_idx], labels)
 
     with atomic_path(out) as staged:
         with watch.stage("save_outputs"):
@@ -312,14 +294,16 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
             "evaluation": {
                 "labelled_texts_used": len(eval_idx),
                 "eval_size": request.eval_size,
-                "k": KNN_K,
-                "test_size": TEST_SIZE,
-                "split_seed": SPLIT_SEED,
+                **EVAL.as_dict(),
+                "test_texts": None if after is None else after.n_test,
+                "interval": "95% Wilson score interval over the test texts",
                 "note": "before: the untrained model; after: rows of embeddings.npy for the same texts"
                 if labels is not None else "no labels: pass --label-column to measure kNN accuracy",
             },
-            "knn_accuracy_before": before,
-            "knn_accuracy_after": after,
+            "knn_accuracy_before": _by_metric(before, lambda acc: acc.value),
+            "knn_accuracy_after": _by_metric(after, lambda acc: acc.value),
+            "knn_interval_95_before": _by_metric(before, lambda acc: [acc.low, acc.high]),
+            "knn_interval_95_after": _by_metric(after, lambda acc: [acc.low, acc.high]),
             "outputs": {
                 "model": "this folder (SentenceTransformer(folder) or load_encoder(folder))",
                 "embeddings": {"file": EMBEDDINGS_FILE, "shape": list(embeddings.shape),

@@ -95,3 +95,45 @@ def freezing_curve(
     ax.set(xlabel="frozen: embeddings + first k layers", ylabel=ylabel, title=title)
     ax.xaxis.get_major_locator().set_params(integer=True)
     return ax
+
+
+def similarity_heatmap(similarity: np.ndarray, ax: plt.Axes | None = None, title: str = "",
+                       vmin: float = -1.0, vmax: float = 1.0) -> plt.Axes:
+    """A batch's cosine similarities, anchors (rows) against positives (columns), values written in.
+
+    InfoNCE pushes the diagonal (each anchor with its own positive) up and every
+    other cell of its row (the in-batch negatives) down.
+    """
+    ax = ax or plt.subplots(figsize=(4.5, 4))[1]
+    labels = range(1, len(similarity) + 1)
+    sns.heatmap(similarity, ax=ax, vmin=vmin, vmax=vmax, cmap="vlag", annot=True, fmt=".2f",
+                annot_kws={"fontsize": 7}, square=True, cbar=False, xticklabels=labels, yticklabels=labels)
+    ax.set(xlabel="positive j", ylabel="anchor i", title=title)
+    return ax
+
+
+def epoch_boundaries(ax: plt.Axes, batches_per_epoch: int, total: int) -> None:
+    """Dotted vertical lines where each new epoch starts (after every ``batches_per_epoch`` batches)."""
+    for boundary in range(batches_per_epoch, total, batches_per_epoch):
+        ax.axvline(boundary + 0.5, ls=":", lw=1, color="grey")
+
+
+def accuracy_intervals(rows: pd.DataFrame, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """Each run's accuracies as points with their 95 % interval, one colour per metric (percent).
+
+    ``rows`` is a tidy table (``run``, ``metric``, ``value``, ``low``, ``high``), e.g.
+    ``results.tables.rows_frame(...)``: overlapping bars mean "within noise" at a glance.
+    """
+    metrics = list(dict.fromkeys(rows["metric"]))
+    runs = list(dict.fromkeys(rows["run"]))
+    ax = ax or plt.subplots(figsize=(max(6, 0.9 * len(runs) + 2), 4))[1]
+    palette = sns.color_palette(n_colors=len(metrics))
+    for offset, (metric, colour) in zip(np.linspace(-0.2, 0.2, len(metrics)), zip(metrics, palette)):
+        part = rows[rows["metric"] == metric].set_index("run").reindex(runs)
+        x = np.arange(len(runs)) + offset
+        ax.errorbar(x, 100 * part["value"], yerr=[100 * (part["value"] - part["low"]), 100 * (part["high"] - part["value"])],
+                    fmt="o", color=colour, capsize=3, label=metric.replace("_", " "))
+    ax.set_xticks(np.arange(len(runs)), runs, rotation=30, ha="right")
+    ax.set(ylabel="accuracy (%)", title=title)
+    ax.legend(fontsize=8)
+    return ax

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .evaluation.scoring import Scores
+
 
 def _seconds(value: float) -> str:
     return f"{value / 60:.1f} min" if value >= 120 else f"{value:.1f} s"
@@ -32,7 +34,10 @@ def finetune_summary(report: dict, out: Path) -> str:
         lines.append(f"kNN accuracy (k={ev['k']}, {ev['labelled_texts_used']:,} labelled texts, "
                      f"{1 - ev['test_size']:.0%}/{ev['test_size']:.0%} split, seed {ev['split_seed']}):")
         lines += [f"  {metric:<9}  before {before[metric]:.3f}   after {after[metric]:.3f}   "
-                  f"({after[metric] - before[metric]:+.3f})" for metric in before]
+                  f"({after[metric] - before[metric]:+.3f})   after: 95% interval "
+                  f"{report['knn_interval_95_after'][metric][0]:.3f}–{report['knn_interval_95_after'][metric][1]:.3f}"
+                  for metric in before]
+        lines.append(f"  ({ev['test_texts']:,} test texts; {ev['interval']})")
     else:
         lines.append("kNN accuracy: not measured (no labels; pass --label-column).")
     files = ["model (SentenceTransformer folder)",
@@ -48,8 +53,10 @@ def finetune_summary(report: dict, out: Path) -> str:
     return "\n".join(lines)
 
 
-def scores_summary(scores: dict, model: str, corpus: str, texts: int) -> str:
-    """Accuracy scores of ``textembed evaluate`` as an aligned table."""
-    lines = [f"{model} on '{corpus}' ({texts:,} labelled texts, 90/10 split, seed 42):"]
-    lines += [f"  {name.replace('_', ' '):<14} {value:.3f}" for name, value in scores.items()]
+def scores_summary(scores: Scores, model: str, corpus: str, texts: int) -> str:
+    """Accuracy scores of ``textembed evaluate`` as an aligned table, with 95 % intervals."""
+    lines = [f"{model} on '{corpus}' ({texts:,} labelled texts, 90/10 split, seed 42; "
+             f"{scores.n_test:,} test texts, 95% Wilson intervals):"]
+    lines += [f"  {name.replace('_', ' '):<14} {acc.value:.3f}  [{acc.low:.3f}, {acc.high:.3f}]"
+              for name, acc in scores.accuracies.items()]
     return "\n".join(lines)

@@ -3,12 +3,14 @@
 For each start of the profile: the untrained model, dropout and crops (the
 models of chapter 1, from the cache), plus the profile's off-the-shelf
 references and a TF-IDF baseline, all scored on the same held-out split by kNN
-accuracy (Euclidean and cosine) and a linear probe; openTSNE maps coloured by class.
+accuracy (Euclidean and cosine) and a linear probe; openTSNE maps coloured by
+class; and, for a few test texts, the neighbours whose vote kNN accuracy counts.
 
-Record ``03_knn``: ``metrics["<start>/<augmentation>"]`` and
-``metrics["reference/<model>"]`` = ``{"knn_euclidean", "knn_cosine", "linear_probe",
-"eval_texts"}``; ``metrics["tfidf/<eval texts>"]`` = ``{"knn_cosine", "eval_texts"}``
-(accuracies in [0, 1]).
+Record ``03_knn``: ``rows`` = one row per model × metric (``run``, ``start``,
+``augmentation``, ``reference``, ``metric``, ``value``, ``low``, ``high``, ``n_test``;
+accuracies in [0, 1]; references have ``reference`` = the model name, TF-IDF has
+``reference`` = "tfidf" and only cosine kNN); ``findings`` = crops vs dropout and
+the best model of each start vs TF-IDF, with paired intervals and verdicts.
 """
 
 from __future__ import annotations
@@ -20,12 +22,19 @@ import numpy as np
 import pandas as pd
 
 from .. import experiments as ex
-from ..evaluation.baselines import tfidf_knn_accuracy
+from ..evaluation.baselines import tfidf_knn_correct
+from ..evaluation.intervals import accuracy_with_interval
+from ..evaluation.scoring import EvalSpec, Scores, score
 from ..evaluation.tsne import tsne_map
+from ..experiments import EvalSet, Evaluated, Reference, Run
 from ..models import load_encoder
 from ..params import Param
+from ..results import tables
+from ..results.findings import Finding, compare
 from .common import PROFILE, PROFILE_WIDE
 from .common import validate as _validate
+
+TFIDF = "tfidf"
 
 SPEC: dict[str, Param] = {
     **PROFILE,
@@ -44,11 +53,12 @@ def validate(namespace: Mapping[str, Any]) -> dict[str, Any]:
     settings["models"] = ex.parse_runs(settings["models"] or defaults["models"], profile)
     settings["tsne_models"] = ex.parse_runs(settings["tsne_models"] or defaults["tsne_models"], profile)
     references = settings["references"]
-    settings["references"] = references.split(",") if references else list(profile["references"])
+    names = references.split(",") if references else list(profile["references"])
+    settings["references"] = [Reference(name.strip()) for name in names if not _is_start_model(profile, name.strip())]
     return settings
 
 
-def _is_start_model(profile: dict, name: str) -> str | None:
+def _is_start_model(profile: Mapping, name: str) -> str | None:
     """The start whose untrained model *is* reference ``name`` (all-MiniLM-L6-v2 on the embedded default)."""
     for start, spec in profile["starts"].items():
         if spec["model"] == name and spec.get("init", "pretrained") == "pretrained":
@@ -56,60 +66,76 @@ def _is_start_model(profile: dict, name: str) -> str | None:
     return None
 
 
-def evaluate_all(settings: Mapping[str, Any]) -> dict[str, dict]:
-    """Every model, reference and TF-IDF baseline on its start's eval set: metrics and embeddings."""
-    profile = settings["profile_settings"]
-    corpus = ex.profile_corpus(profile)
-    results: dict[str, dict] = {}
-    for start, augmentation in settings["models"]:
-        data = ex.start_eval_set(profile, corpus, start)
-        run = ex.evaluated_run(profile, start, augmentation, corpus, data)
-        results[f"{start}/{augmentation}"] = {"metrics": {**run.metrics, "eval_texts": len(data.texts)},
-                                              "vectors": run.vectors, "labels": data.labels}
-    reference_data = ex.eval_set(profile, corpus, min(_start_sizes(profile, corpus, settings)))
-    for name in settings["references"]:
-        start = _is_start_model(profile, name)
-        if start and f"{start}/{ex.UNTRAINED}" in results:
-            print(f"reference {name} is the untrained '{start}' start: see the row {start}/{ex.UNTRAINED}")
-            continue
-        vectors = ex.cached_embeddings(profile, load_encoder(name), reference_data.texts, f"reference-{name.replace('/', '_')}")
-        results[f"reference/{name}"] = {
-            "metrics": {**ex.embedding_metrics(vectors, reference_data.labels, profile),
-                        "eval_texts": len(reference_data.texts)},
-            "vectors": vectors, "labels": reference_data.labels,
-        }
-    ev = profile["eval"]
-    for size in sorted(set(_start_sizes(profile, corpus, settings))):
-        data = ex.eval_set(profile, corpus, size)
-        accuracy = tfidf_knn_accuracy(data.texts, data.labels, k=ev["k"], seed=profile["seed"], stratify=ev["stratify"])
-        results[f"tfidf/{len(data.texts)}"] = {"metrics": {"knn_cosine": accuracy, "eval_texts": len(data.texts)}}
-    return results
+def score_reference(reference: Reference, profile: Mapping, data: EvalSet, spec: EvalSpec) -> Evaluated:
+    """An off-the-shelf encoder (embeddings cached) scored on ``data``."""
+    key = f"reference-{reference.model.replace('/', '_')}"
+    vectors = ex.cached_embeddings(profile, load_encoder(reference.model), data.texts, key)
+    return Evaluated(reference, score(vectors, data.labels, spec), vectors)
 
 
-def _start_sizes(profile: dict, corpus, settings: Mapping[str, Any]) -> list[int]:
-    """Number of eval texts of each start in ``models``."""
-    return [len(ex.start_eval_set(profile, corpus, start).texts) for start in dict.fromkeys(s for s, _ in settings["models"])]
+def score_tfidf(data: EvalSet, spec: EvalSpec) -> Evaluated:
+    """TF-IDF vectors' cosine kNN on ``data`` (the only metric the sparse baseline gets)."""
+    hits = tfidf_knn_correct(data.texts, data.labels, spec.k, spec.seed, spec.stratify, spec.test_size)
+    return Evaluated(Reference(TFIDF, len(data.texts)), Scores({"knn_cosine": accuracy_with_interval(hits)},
+                                                              {"knn_cosine": hits}))
 
 
-def metrics_table(results: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per model: kNN (Euclidean, cosine), linear probe, number of eval texts."""
-    frame = pd.DataFrame({name: r["metrics"] for name, r in results.items()}).T
-    frame["eval_texts"] = frame["eval_texts"].astype(int)
-    return frame[["knn_euclidean", "knn_cosine", "linear_probe", "eval_texts"]]
+def metrics_table(results: Mapping[Run | Reference, Evaluated]) -> pd.DataFrame:
+    """One row per model: kNN (Euclidean, cosine), linear probe, in % with 95 % intervals, and test texts."""
+    return pd.DataFrame.from_dict({m.name: tables.accuracy_columns(ev.scores.accuracies)
+                                   for m, ev in results.items()}, orient="index").fillna("–")
 
 
-def tsne_maps(results: Mapping[str, dict], runs: list[tuple[str, str]], seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """openTSNE coordinates and labels for each of ``runs`` that was evaluated."""
-    names = [f"{start}/{aug}" for start, aug in runs if f"{start}/{aug}" in results]
-    return {name: (tsne_map(results[name]["vectors"], seed=seed), results[name]["labels"]) for name in names}
+def example_queries(before: Evaluated, after: Evaluated, count: int = 3, metric: str = "knn_euclidean") -> list[int]:
+    """Test texts (positions in the test split) to show: first those training fixed, then ones both get right."""
+    was, now = before.scores.correct[metric], after.scores.correct[metric]
+    fixed = np.flatnonzero(~was & now).tolist()
+    kept = np.flatnonzero(was & now).tolist()
+    return (fixed + kept)[:count]
 
 
-def record(settings: Mapping[str, Any], results: Mapping[str, dict], seconds: float):
+def neighbours_side_by_side(views: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Neighbour tables of one test text (``{"untrained": ..., "after crops": ...}``) in one narrow table.
+
+    Each model's column holds the neighbour's label marked ✓ (the test text's own)
+    or ✗, and the start of its text.
+    """
+    return pd.DataFrame({label: [f"{'✓' if same else '✗'} {lab} — {text}" for lab, same, text
+                                 in zip(view["label"], view["same label"], view["text"])]
+                         for label, view in views.items()}, index=next(iter(views.values())).index)
+
+
+def findings(results: Mapping[Run | Reference, Evaluated], metric: str = "knn_euclidean") -> list[Finding]:
+    """Per start: crops vs dropout; and the start's best model vs TF-IDF on the same texts (cosine kNN)."""
+    found = []
+    baselines = {ev.scores.n_test: ev for m, ev in results.items() if isinstance(m, Reference) and m.model == TFIDF}
+    for start in dict.fromkeys(m.start for m in results if isinstance(m, Run)):
+        crops, dropout = Run(start, "crops"), Run(start, "dropout")
+        if crops in results and dropout in results:
+            found.append(compare(results[crops], results[dropout], metric, claim="crops beat dropout"))
+        runs = [m for m in results if isinstance(m, Run) and m.start == start]
+        best = max(runs, key=lambda m: results[m].scores["knn_cosine"])
+        if results[best].scores.n_test in baselines:
+            found.append(compare(results[best], baselines[results[best].scores.n_test], "knn_cosine",
+                                 claim="beats TF-IDF"))
+    return found
+
+
+def tsne_maps(results: Mapping[Run | Reference, Evaluated], runs: list[Run], seed: int,
+              labels: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """openTSNE coordinates and labels (of the run's start's eval set) for each of ``runs`` that was scored."""
+    return {run.name: (tsne_map(results[run].vectors, seed=seed), labels[run.start])
+            for run in runs if run in results}
+
+
+def record(settings: Mapping[str, Any], results: Mapping[Run | Reference, Evaluated], found: list[Finding],
+           seconds: float):
     """Write the chapter's results record."""
     from ..results import write_record
 
     profile = settings["profile_settings"]
-    config = {k: v for k, v in settings.items() if k != "profile_settings"}
-    return write_record(profile["name"], "03_knn", config=config,
-                        metrics={name: r["metrics"] for name, r in results.items()}, wall_time_s=seconds,
-                        device=profile["device"], data_fingerprint=ex.profile_corpus(profile).fingerprint())
+    config = {k: v for k, v in settings.items() if k not in ("profile_settings", "models", "tsne_models", "references")}
+    config["models"] = [m.fields() for m in results]
+    return write_record(profile["name"], "03_knn", config=config, rows=tables.tidy_rows(results),
+                        findings=[f.to_dict() for f in found], wall_time_s=seconds, device=profile["device"],
+                        data_fingerprint=ex.profile_corpus(profile).fingerprint())

@@ -9,20 +9,17 @@ first k layers frozen, for every k = 0 … num_layers; k = num_layers leaves
 nothing to train, so it *is* the untrained model.
 
 Both parts encode at the profile's ``layers.max_length`` (else its eval length)
-and score on the start's eval texts.
+and score on the start's eval texts. The trained models of (b/c) are those of
+chapters 1 and 5 (same settings, from the model cache).
 
-The trained models of (b/c) are those of chapters 1 and 5 (same settings, from
-the model cache).
-
-Record ``06_layers``:
-- ``metrics["layers/<start>/<augmentation>"]`` = ``{"<layer>": {"layer", "knn_euclidean", "knn_cosine",
-  "change"}}`` for layer 0 … num_layers (``augmentation`` includes ``untrained``; ``change`` =
-  1 − linear CKA to the same layer of the untrained model, in [0, 1]);
-- ``metrics["freeze/<start>/k=<k>"]`` = ``{"knn_euclidean", "knn_cosine", "linear_probe"}`` for
-  k = 0 … num_layers (k = 0: every transformer layer trained; k = num_layers: untrained);
-- ``metrics["verdict"]``: "reproduced" / "not reproduced" / "inconclusive" for the claim that
-  training only the last two layers almost matches full fine-tuning and the last layers change
-  most; ``notes`` gives the evidence.
+Record ``06_layers``: ``rows`` = the freezing runs × metrics (``overrides`` holds
+``freeze_layers``; the untrained model is k = num_layers); ``metrics["layers"]`` =
+``{<run name>: [{"layer", "knn_euclidean", "knn_cosine", "change"}, ...]}`` (``change``
+= 1 − linear CKA to the same layer of the untrained model, in [0, 1]);
+``findings`` = full fine-tuning vs untrained and last-two-layers vs full, with
+paired intervals; ``metrics["verdict"]`` and ``notes``: the verdict on the claim
+that training only the last two layers almost matches full fine-tuning and the last
+layers change most.
 """
 
 from __future__ import annotations
@@ -36,16 +33,15 @@ import pandas as pd
 from .. import experiments as ex
 from ..augment import AUGMENTATIONS
 from ..errors import TextembedError
-from ..evaluation.encode import encode
-from ..evaluation.knn import knn_accuracy
+from ..evaluation.layers import layer_scores, linear_cka
+from ..evaluation.scoring import KNN_METRICS
+from ..experiments import Evaluated, Run
 from ..params import Param, positive
-from ..training import TrainConfig
+from ..results import tables
+from ..results.findings import Finding, compare
+from ..results.verdicts import Verdict
 from .common import PROFILE, TRAINING, training_overrides
 from .common import validate as _validate
-from .domain_adaptation import INCONCLUSIVE, MIN_MEASURABLE_GAIN_PP, NOT_REPRODUCED, REPRODUCED
-
-# Within this many p.p. of full fine-tuning counts as "almost the same" (the paper's Fig. 4a reading).
-ALMOST_PP = 1.0
 
 SPEC: dict[str, Param] = {
     **PROFILE,
@@ -58,177 +54,143 @@ SPEC: dict[str, Param] = {
 
 
 def validate(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """The notebook's settings; None → the profile's ``layers`` section, then the start's own settings."""
+    """The notebook's settings: ``layer_runs`` (per start: untrained, then each augmentation) and the freezing runs.
+
+    None → the profile's ``layers`` section, then the start's own settings.
+    """
     settings = _validate(namespace, SPEC)
     profile = settings["profile_settings"]
     section = profile.get("layers", {})
     starts = settings["starts"].split(",") if settings["starts"] else section.get("starts", ["pretrained", "scratch"])
-    settings["starts"] = [s.strip() for s in starts]
-    settings["augmentations"] = [a.strip() for a in settings["augmentations"].split(",")]
-    unknown = [a for a in settings["augmentations"] if a not in AUGMENTATIONS]
+    augmentations = [a.strip() for a in settings["augmentations"].split(",")]
+    unknown = [a for a in augmentations if a not in AUGMENTATIONS]
     if unknown:
         raise TextembedError(f"Unknown augmentation(s) {unknown} in `augmentations`.",
                              f"use some of: {', '.join(AUGMENTATIONS)}.")
-    for start in settings["starts"]:
+    starts = [s.strip() for s in starts]
+    for start in starts:
         ex.start_spec(profile, start)
+    overrides = training_overrides(settings)
+    settings["layer_runs"] = [run for start in starts for run in
+                              (Run(start), *(Run.of(start, a, **overrides) for a in augmentations))]
     settings["freeze_steps"] = settings["freeze_steps"] or section.get("freeze_steps") or settings["steps"]
+    settings["freeze_overrides"] = {**overrides, "steps": settings["freeze_steps"]}
     settings["eval_max_length"] = section.get("max_length") or profile["eval"]["max_length"]
     return settings
 
 
-def _eval_data(settings: Mapping[str, Any], corpus, start: str) -> ex.EvalSet:
-    return ex.start_eval_set(settings["profile_settings"], corpus, start)
+def freeze_runs(settings: Mapping[str, Any], num_layers: int) -> list[Run]:
+    """``freeze_start`` with crops and the embeddings + first k layers frozen, k = 0 … num_layers − 1; then untrained.
 
-
-def _layer_scores(vectors: np.ndarray, labels: np.ndarray, profile: dict) -> list[dict[str, float]]:
-    """kNN accuracy (Euclidean, cosine) of every layer's pooled vectors on the profile's split."""
-    ev = profile["eval"]
-    common = dict(k=ev["k"], test_size=ev["test_size"], seed=profile["seed"], stratify=ev["stratify"])
-    return [{"layer": i, "knn_euclidean": knn_accuracy(layer, labels, metric="euclidean", **common),
-             "knn_cosine": knn_accuracy(layer, labels, metric="cosine", **common)}
-            for i, layer in enumerate(vectors)]
-
-
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear centered kernel alignment of two representations of the same texts (Kornblith et al., 2019).
-
-    1 for representations equal up to rotation and isotropic scaling, near 0 for unrelated ones.
+    k = 0 trains every transformer layer (the reference, as in the paper, whose sweep
+    always froze the embeddings); k = num_layers trains nothing: the untrained model.
     """
-    x = x - x.mean(axis=0)
-    y = y - y.mean(axis=0)
-    cross = np.linalg.norm(y.T @ x, "fro") ** 2
-    return float(cross / (np.linalg.norm(x.T @ x, "fro") * np.linalg.norm(y.T @ y, "fro")))
+    start = settings["freeze_start"]
+    trained = [Run.of(start, "crops", freeze_layers=k, **settings["freeze_overrides"]) for k in range(num_layers)]
+    return [*trained, Run(start)]
 
 
-def layerwise(settings: Mapping[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per ``<start>/<augmentation>``: every layer's kNN accuracy and its change from the untrained model."""
-    profile = settings["profile_settings"]
-    corpus = ex.profile_corpus(profile)
-    overrides = training_overrides(settings)
-    ev = profile["eval"]
+def frozen_layers(run: Run, num_layers: int) -> int:
+    """k of a freezing run: its ``freeze_layers`` override, or ``num_layers`` for the untrained model."""
+    return dict(run.overrides).get("freeze_layers", num_layers) if run.trained else num_layers
+
+
+def layer_table(per_layer_vectors: Mapping[Run, np.ndarray], labels: Mapping[str, np.ndarray],
+                spec) -> dict[Run, list[dict[str, float]]]:
+    """Per run: every layer's kNN accuracy and its change (1 − linear CKA) from the start's untrained model."""
     results = {}
-    for start in settings["starts"]:
-        data = _eval_data(settings, corpus, start)
-        curve_data = data if ex.start_spec(profile, start).get("eval_every") else None
-        before = None
-        for augmentation in (ex.UNTRAINED, *settings["augmentations"]):
-            encoder, _, summary = ex.run_model(profile, start, augmentation, corpus, curve_data=curve_data, **overrides)
-            vectors = encode(encoder, data.texts, batch_size=ev["batch_size"], max_length=settings["eval_max_length"],
-                             all_layers=True, progress=False)
-            before = vectors if before is None else before
-            scores = _layer_scores(vectors, data.labels, profile)
-            for score, layer, base in zip(scores, vectors, before):
-                score["change"] = 1.0 - linear_cka(base, layer)
-            results[f"{start}/{augmentation}"] = {str(score["layer"]): score for score in scores}
-            print(f"{start}/{augmentation}: {len(scores)} hidden states, last one kNN "
-                  f"{scores[-1]['knn_euclidean']:.3f} ({len(data.texts)} texts)")
+    for run, vectors in per_layer_vectors.items():
+        before = per_layer_vectors[run.untrained()]
+        scores = layer_scores(vectors, labels[run.start], spec)
+        results[run] = [{"layer": i, "knn_euclidean": s["knn_euclidean"], "knn_cosine": s["knn_cosine"],
+                         "change": 1.0 - linear_cka(base, layer)}
+                        for i, (s, layer, base) in enumerate(zip(scores, vectors, before))]
     return results
 
 
-def layer_gaps(results: Mapping[str, dict]) -> pd.DataFrame:
-    """After − before kNN accuracy (Euclidean, p.p.) per layer, one column per trained model (Fig. 4b–c's gap)."""
-    gaps = {}
-    for name, scores in results.items():
-        start, augmentation = name.split("/", 1)
-        if augmentation != ex.UNTRAINED:
-            base = results[f"{start}/{ex.UNTRAINED}"]
-            gaps[name] = {int(i): 100 * (s["knn_euclidean"] - base[i]["knn_euclidean"]) for i, s in scores.items()}
+def layer_gaps(results: Mapping[Run, list[dict]]) -> pd.DataFrame:
+    """After − before kNN accuracy (Euclidean, p.p.) per layer, one column per trained run (Fig. 4b–c's gap)."""
+    gaps = {run.name: [100 * (s["knn_euclidean"] - b["knn_euclidean"]) for s, b in zip(layers, results[run.untrained()])]
+            for run, layers in results.items() if run.trained}
     frame = pd.DataFrame(gaps)
     frame.index.name = "layer"
     return frame.round(1)
 
 
-def per_layer(results: Mapping[str, dict], start: str, metric: str = "knn_euclidean") -> dict[str, list[float]]:
-    """``{training: [metric of layer 0, 1, …]}`` for one start, as ``plotting.layer_curves`` takes it."""
-    return {name.split("/", 1)[1]: [scores[str(i)][metric] for i in range(len(scores))]
-            for name, scores in results.items() if name.split("/", 1)[0] == start}
+def per_layer(results: Mapping[Run, list[dict]], start: str, metric: str = "knn_euclidean") -> dict[str, list[float]]:
+    """``{augmentation: [metric of layer 0, 1, …]}`` for one start, as ``plotting.layer_curves`` takes it."""
+    return {run.augmentation: [s[metric] for s in layers] for run, layers in results.items() if run.start == start}
 
 
-def freezing(settings: Mapping[str, Any]) -> dict[str, dict]:
-    """``freeze_start`` fine-tuned with crops for ``freeze_steps`` batches, embeddings + first k layers frozen.
-
-    k = 0 trains every transformer layer (the reference, as in the paper, whose sweep
-    always froze the embeddings); k = num_layers trains nothing and is the untrained model.
-    """
-    profile = settings["profile_settings"]
-    corpus = ex.profile_corpus(profile)
-    start = settings["freeze_start"]
-    data = _eval_data(settings, corpus, start)
-    overrides = {**training_overrides(settings), "steps": settings["freeze_steps"]}
-    untrained = ex.run_model(profile, start, ex.UNTRAINED, corpus)
-    n_layers = untrained[0].num_layers
-    results = {}
-    for k in range(n_layers + 1):
-        encoder, key, summary = (ex.run_model(profile, start, "crops", corpus, freeze_layers=k, **overrides)
-                                 if k < n_layers else untrained)
-        vectors = ex.cached_embeddings(profile, encoder, data.texts, key, settings["eval_max_length"])
-        metrics = ex.embedding_metrics(vectors, data.labels, profile)
-        results[f"k={k}"] = {"frozen": k, "metrics": metrics, "summary": summary}
-        how = "nothing left to train" if not summary else (
-            f"{summary['total_steps']} batches, {summary.get('train_seconds', 0):.0f} s"
-            f"{', cached' if summary.get('cached') else ''}")
-        print(f"{start}, embeddings + first {k} layers frozen: kNN {metrics['knn_euclidean']:.3f} ({how})")
-    return results
-
-
-def _warmup_batches(summary: Mapping[str, Any]) -> int:
-    """How many of a run's batches were learning-rate warm-up (0 for the untrained model)."""
-    if not summary:
-        return 0
-    return TrainConfig(**summary["config"]).warmup_steps(summary["batches_per_epoch"], summary["total_steps"])
-
-
-def freezing_table(results: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per number of frozen layers: accuracies, batches (and how many were warm-up), training time."""
-    rows = {name: {"frozen layers": run["frozen"], **run["metrics"], "batches": run["summary"].get("total_steps", 0),
-                   "warm-up batches": _warmup_batches(run["summary"]),
-                   "train seconds": round(run["summary"].get("train_seconds", 0.0), 1)}
-            for name, run in results.items()}
+def freezing_table(results: Mapping[Run, Evaluated], num_layers: int) -> pd.DataFrame:
+    """One row per number of frozen layers: kNN accuracies (%, 95 % interval), batches (and warm-up ones), seconds."""
+    rows = {}
+    for run, evaluated in results.items():
+        fitted = evaluated.result
+        rows[f"k = {frozen_layers(run, num_layers)}"] = {
+            **tables.accuracy_columns(evaluated.scores.accuracies, KNN_METRICS),
+            "batches": fitted.total_steps, "warm-up batches": fitted.warmup_steps,
+            "train s": round(fitted.train_seconds, 1)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def freezing_points(results: Mapping[str, dict], metric: str = "knn_euclidean") -> tuple[list[int], list[float]]:
-    """Frozen layers k and the accuracy after training with them frozen (Fig. 4a)."""
-    points = sorted((run["frozen"], run["metrics"][metric]) for run in results.values())
-    return [k for k, _ in points], [acc for _, acc in points]
+def freezing_points(results: Mapping[Run, Evaluated], num_layers: int,
+                    metric: str = "knn_euclidean") -> tuple[list[int], list[float]]:
+    """Frozen layers k and the accuracy after training with them frozen (Fig. 4a), ordered by k."""
+    points = sorted((frozen_layers(run, num_layers), ev.scores[metric]) for run, ev in results.items())
+    return [k for k, _ in points], [accuracy for _, accuracy in points]
 
 
-def verdict(freeze_results: Mapping[str, dict], layer_results: Mapping[str, dict], start: str) -> tuple[str, str]:
+def _by_k(results: Mapping[Run, Evaluated], num_layers: int) -> dict[int, Evaluated]:
+    return {frozen_layers(run, num_layers): ev for run, ev in results.items()}
+
+
+def findings(freeze_results: Mapping[Run, Evaluated], num_layers: int,
+             metric: str = "knn_euclidean") -> list[Finding]:
+    """Full fine-tuning (k = 0) vs untrained; the last two layers only (k = L − 2) vs full fine-tuning."""
+    by_k = _by_k(freeze_results, num_layers)
+    last_two = by_k[max(num_layers - 2, 0)]
+    return [compare(by_k[0], by_k[num_layers], metric, claim="fine-tuning improves on the untrained model"),
+            compare(last_two, by_k[0], metric, claim="training only the last two layers vs all")]
+
+
+def verdict(found: list[Finding], layer_results: Mapping[Run, list[dict]], start: str,
+            num_layers: int) -> tuple[str, str]:
     """The paper's claim on this run: the last two layers suffice (Fig. 4a) and change most (Fig. 4b–c).
 
-    "Full" is k = 0 (every transformer layer trained); "last two" is k = num_layers − 2.
+    "Suffice" is read with the interval: training only the last two layers is not
+    measurably worse than training all (the paired interval of last two − all
+    reaches up to zero or above). Without a measurable gain from training at all,
+    there is nothing to split and the verdict is "within noise"; when only one of
+    the two parts holds it is "mixed", when neither does "opposite".
     """
-    n_layers = max(run["frozen"] for run in freeze_results.values())
-
-    def accuracy(k: int) -> float:
-        return 100 * freeze_results[f"k={k}"]["metrics"]["knn_euclidean"]
-
-    full, last_two, untrained = accuracy(0), accuracy(max(n_layers - 2, 0)), accuracy(n_layers)
-    crops = layer_results.get(f"{start}/crops", {})
-    most_changed = max(crops.values(), key=lambda s: s["change"])["layer"] if crops else None
-    evidence = (f"{start}: all {n_layers} layers trained {full:.1f} %, last two only {last_two:.1f} %, untrained "
-                f"{untrained:.1f} %; most changed hidden state with crops: {most_changed} of 0–{n_layers}")
-    if full - untrained < MIN_MEASURABLE_GAIN_PP:
-        return INCONCLUSIVE, f"training gained < {MIN_MEASURABLE_GAIN_PP:g} p.p., nothing to split ({evidence})"
-    suffices = full - last_two <= ALMOST_PP
-    last_change_most = most_changed is not None and most_changed >= n_layers - 1
-    return (REPRODUCED if suffices and last_change_most else NOT_REPRODUCED), evidence
+    gain, last_two = found
+    crops = layer_results.get(Run(start, "crops")) or next(
+        (layers for run, layers in layer_results.items() if run.start == start and run.augmentation == "crops"), [])
+    most_changed = max(crops, key=lambda s: s["change"])["layer"] if crops else None
+    evidence = (f"{start}: {gain.sentence()}; {last_two.sentence()}; most changed hidden state with crops: "
+                f"{most_changed} of 0–{num_layers}")
+    if gain.verdict is not Verdict.REPRODUCED:
+        return Verdict.WITHIN_NOISE.value, f"training gave no gain outside the noise, nothing to split ({evidence})"
+    suffices = last_two.high >= 0.0
+    last_change_most = most_changed is not None and most_changed >= num_layers - 1
+    holds = suffices + last_change_most
+    return (Verdict.REPRODUCED if holds == 2 else Verdict.MIXED if holds == 1 else Verdict.OPPOSITE).value, evidence
 
 
-def record(settings: Mapping[str, Any], layer_results: Mapping[str, dict], freeze_results: Mapping[str, dict],
+def record(settings: Mapping[str, Any], layer_results: Mapping[Run, list[dict]],
+           freeze_results: Mapping[Run, Evaluated], found: list[Finding], status: str, evidence: str,
            seconds: float):
     """Write the chapter's results record."""
     from ..results import write_record
 
     profile = settings["profile_settings"]
-    status, notes = verdict(freeze_results, layer_results, settings["freeze_start"])
-    metrics: dict[str, Any] = {f"layers/{name}": scores for name, scores in layer_results.items()}
-    metrics.update({f"freeze/{settings['freeze_start']}/{name}": run["metrics"]
-                    for name, run in freeze_results.items()})
-    metrics["verdict"] = status
-    config = {k: v for k, v in settings.items() if k != "profile_settings"}
-    config["freeze_train_configs"] = {name: run["summary"].get("config") for name, run in freeze_results.items()}
+    config = {k: v for k, v in settings.items() if k not in ("profile_settings", "layer_runs")}
+    config["layer_runs"] = [run.fields() for run in layer_results]
+    config["freeze_train_configs"] = {run.name: ev.result.config for run, ev in freeze_results.items()}
+    metrics = {"layers": {run.name: layers for run, layers in layer_results.items()}, "verdict": status}
     return write_record(
-        profile["name"], "06_layers", config=config, metrics=metrics, wall_time_s=seconds,
-        device=profile["device"], notes=notes, data_fingerprint=ex.profile_corpus(profile).fingerprint(),
+        profile["name"], "06_layers", config=config, metrics=metrics, rows=tables.tidy_rows(freeze_results),
+        findings=[f.to_dict() for f in found], wall_time_s=seconds, device=profile["device"], notes=evidence,
+        data_fingerprint=ex.profile_corpus(profile).fingerprint(),
     )

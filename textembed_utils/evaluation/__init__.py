@@ -3,7 +3,7 @@
 from .baselines import tfidf_knn_accuracy
 from .encode import encode
 from .knn import knn_accuracy, knn_correct, knn_predict, split_indices
-from .layers import layerwise_knn
+from .layers import layer_scores, linear_cka
 from .probe import linear_probe_accuracy, linear_probe_correct
 from .tsne import tsne_map
 
@@ -12,7 +12,8 @@ __all__ = [
     "knn_accuracy",
     "knn_correct",
     "knn_predict",
-    "layerwise_knn",
+    "layer_scores",
+    "linear_cka",
     "linear_probe_accuracy",
     "linear_probe_correct",
     "split_indices",

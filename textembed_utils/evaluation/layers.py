@@ -1,4 +1,11 @@
-"""Layer-wise representation quality (paper §4, Fig. 4b–c)."""
+"""Layer by layer (paper §4, Fig. 4b–c): how good each hidden state is, and how far training moved it.
+
+``layer_scores`` scores the pooled output of every hidden state (layer 0 = the
+embedding output, layer i = the output of transformer block i) with the same
+``score`` as the final embeddings; ``linear_cka`` measures how similar two
+representations of the same texts are, so ``1 − CKA`` between a layer before
+and after training says how much training changed it.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..models import TextEncoder
-from .encode import encode
-from .knn import knn_accuracy
+from .scoring import EvalSpec, Scores, score
 
 
-def layerwise_knn(
-    encoder: TextEncoder,
-    texts: Sequence[str],
-    labels: Sequence,
-    *,
-    k: int = 10,
-    metric: str = "euclidean",
-    batch_size: int = 64,
-    progress: bool = True,
-) -> list[float]:
-    """kNN accuracy of the pooled output of every hidden state, embeddings (layer 0) first."""
-    per_layer = encode(encoder, texts, batch_size=batch_size, all_layers=True, progress=progress,
-                       desc="Encoding all layers")
-    labels = np.asarray(labels)
-    return [knn_accuracy(layer, labels, k=k, metric=metric) for layer in per_layer]
+def layer_scores(per_layer: np.ndarray, labels: Sequence, spec: EvalSpec = EvalSpec()) -> list[Scores]:
+    """kNN accuracy (Euclidean, cosine) of every layer of ``per_layer`` (layers, texts, dim), layer 0 first."""
+    return [score(layer, labels, spec, probe=False) for layer in per_layer]
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear centered kernel alignment of two representations of the same texts (Kornblith et al., 2019).
+
+    1 for representations equal up to rotation and isotropic scaling, near 0 for unrelated ones.
+    """
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    cross = np.linalg.norm(y.T @ x, "fro") ** 2
+    return float(cross / (np.linalg.norm(x.T @ x, "fro") * np.linalg.norm(y.T @ y, "fro")))

@@ -43,3 +43,23 @@ def freeze_prefix(model: nn.Module, k: int) -> int:
             param.requires_grad_(False)
             count += param.numel()
     return count
+
+
+def trainable_by_freeze(model: nn.Module) -> list[dict]:
+    """For every k = 0 … num_layers: what ``freeze_prefix(model, k)`` leaves to train, in parameters.
+
+    Counted on the model as it is (nothing is frozen here): the embedding block
+    and the first k layers are frozen, the later layers (and any pooling
+    parameters) train.
+    """
+    layers = transformer_layers(model)
+    embeddings = model.embeddings if hasattr(model, "embeddings") else model.get_input_embeddings()
+    total = sum(p.numel() for p in model.parameters())
+    frozen = sum(p.numel() for p in embeddings.parameters())
+    rows = []
+    for k in range(len(layers) + 1):
+        rows.append({"k": k, "frozen": "embeddings" + (f" + layers 1–{k}" if k else ""),
+                     "trainable parameters": total - frozen, "trainable share": (total - frozen) / total})
+        if k < len(layers):
+            frozen += sum(p.numel() for p in layers[k].parameters())
+    return rows

@@ -62,20 +62,30 @@ def write_record(
     experiment: str,
     *,
     config: dict[str, Any],
-    metrics: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+    rows: list[dict] | None = None,
+    findings: list[dict] | None = None,
     curves: dict[str, Any] | None = None,
     device: str = "cpu",
     wall_time_s: float | None = None,
     data_fingerprint: str | None = None,
     notes: str = "",
 ) -> Path:
-    """Write one experiment's record atomically and return its path."""
+    """Write one experiment's record atomically and return its path.
+
+    ``rows`` is the tidy table of accuracies (one row per run × metric, with
+    interval and test size, see ``results.tables.tidy_rows``); ``findings`` the
+    chapter's comparisons with their verdicts (``results.findings.Finding.to_dict``);
+    ``metrics`` holds any other measured values by name.
+    """
     record = {
         "experiment": experiment,
         "profile": profile,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": config,
-        "metrics": metrics,
+        "metrics": metrics or {},
+        "rows": rows or [],
+        "findings": findings or [],
         "curves": curves or {},
         "device": device,
         "wall_time_s": wall_time_s,

@@ -1,0 +1,53 @@
+"""Tables people read, and the tidy rows that results records store.
+
+Accuracies are shown as the paper shows them, percentages with one decimal,
+each with its 95 % interval and the number of test texts it was measured on; a
+record stores one row per run × metric (``tidy_rows``), so pages that compare
+chapters read columns instead of searching names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..evaluation.scoring import METRICS
+
+if TYPE_CHECKING:
+    from ..evaluation.intervals import Accuracy
+
+METRIC_LABELS = {"knn_euclidean": "kNN Euclidean (%)", "knn_cosine": "kNN cosine (%)",
+                 "linear_probe": "linear probe (%)"}
+
+
+def percent(accuracy: Accuracy) -> str:
+    """``84.3 (82.0–86.5)``: the accuracy and its 95 % interval, in percent."""
+    return f"{100 * accuracy.value:.1f} ({100 * accuracy.low:.1f}–{100 * accuracy.high:.1f})"
+
+
+def accuracy_columns(accuracies: Mapping[str, Accuracy], metrics: Iterable[str] = METRICS) -> dict[str, object]:
+    """One table row's accuracy cells (with intervals) and its number of test texts."""
+    present = [m for m in metrics if m in accuracies]
+    row: dict[str, object] = {METRIC_LABELS[m]: percent(accuracies[m]) for m in present}
+    if present:
+        row["test texts"] = accuracies[present[0]].n_test
+    return row
+
+
+def tidy_rows(scored: Mapping, **columns: object) -> list[dict]:
+    """Rows ``{run columns…, metric, value, low, high, n_test}`` for every run × metric of ``scored``.
+
+    ``scored`` maps each ``Run`` to an object with ``.scores`` (``experiments.Evaluated``);
+    ``columns`` are added to every row (e.g. ``part="sweep"``).
+    """
+    return [{**run.fields(), **columns, **row} for run, evaluated in scored.items()
+            for row in evaluated.scores.rows()]
+
+
+def rows_frame(rows: list[dict]) -> pd.DataFrame:
+    """A record's tidy rows as a DataFrame (empty, with the columns, when there are none)."""
+    columns = ["run", "start", "augmentation", "trained_on", "metric", "value", "low", "high", "n_test"]
+    return pd.DataFrame(rows, columns=None if rows else columns)
