@@ -45,6 +45,10 @@ def encode(
         shape = (encoder.num_layers + 1, 0, encoder.hidden_size) if all_layers else (0, encoder.hidden_size)
         return np.zeros(shape, dtype=np.float32)
     max_length = max_length or encoder.max_length
+    if encoder.is_static:  # a look-up and a mean, tokenised once, no padding (models.static)
+        vectors = encoder.encode_static(texts, max_length, progress=progress, desc=desc)
+        vectors = (torch.nn.functional.normalize(vectors, dim=-1) if normalize else vectors).cpu().numpy()
+        return vectors[None] if all_layers else vectors
     was_training = encoder.training
     encoder.eval()
     device = encoder.device

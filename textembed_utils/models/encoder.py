@@ -11,6 +11,7 @@ loads anywhere with ``SentenceTransformer(folder)``.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from ..atomic import atomic_path
 from ..errors import TextembedError
 from .bare import BareEmbedding
 from .pooling import ST_POOLING_MODES, check_pooling, pool
+from .static import encode_static, settings_for_model2vec
 
 
 class TextEncoder(nn.Module):
@@ -109,6 +111,23 @@ class TextEncoder(nn.Module):
         """Pooled text vectors (batch, hidden_size)."""
         return pool(self.token_states(input_ids, attention_mask), attention_mask, self.pooling)
 
+    @property
+    def is_static(self) -> bool:
+        """A bare model with mean pooling: each text vector is the mean of its tokens' rows."""
+        return self.kind == "bare" and self.pooling == "mean"
+
+    def encode_static(
+        self, texts: Sequence[str], max_length: int | None = None, *, progress: bool = False, desc: str = "Encoding",
+    ) -> torch.Tensor:
+        """(n, dim) vectors of a static model without padding (``models.static``); no dropout, as in eval mode."""
+        if not self.is_static:
+            raise TextembedError(
+                f"{self.name} is not a static model (kind {self.kind}, pooling {self.pooling}).",
+                "use evaluation.encode, which picks the right path for any model.",
+            )
+        return encode_static(self.backbone.embeddings.weight, self.tokenizer.backend_tokenizer, texts,
+                             max_length or self.max_length, progress=progress, desc=desc)
+
     def layer_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Pooled vectors of every hidden state: (num_layers + 1, batch, hidden_size)."""
         states = self.token_states(input_ids, attention_mask, all_layers=True)
@@ -150,6 +169,8 @@ class TextEncoder(nn.Module):
                     Pooling(self.hidden_size, pooling_mode=ST_POOLING_MODES[self.pooling]),
                 ]
             SentenceTransformer(modules=modules, device="cpu").save(str(staged))
+            if self.kind == "bare":
+                settings_for_model2vec(staged, self.max_length)
         self.train(was_training)
         return folder
 

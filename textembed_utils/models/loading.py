@@ -23,13 +23,15 @@ from transformers.utils import logging as hf_logging
 from ..errors import TextembedError
 from ..paths import cache_dir
 from .bare import BareEmbedding
+from .distill import DEFAULT_PCA_DIMS, DistillSettings, load_distilled, vocabulary_weights
 from .encoder import TextEncoder, bare_encoder
 
 EMBEDDED_MODEL = "all-MiniLM-L6-v2"
 EMBEDDED_ALIASES = (EMBEDDED_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "embedded")
 BARE_MODEL = "bare"
 MPNET_REFERENCE = "all-mpnet-base-v2"
-INITS = ("pretrained", "random")
+INITS = ("pretrained", "random", "model2vec")
+BARE_DIMS = 384  # the bare model's width from a random init (MiniLM's)
 
 # Per-shard "Loading weights" bars would drown the training progress bar in notebooks.
 hf_logging.disable_progress_bar()
@@ -159,6 +161,23 @@ def _load_static_embedding(folder: Path, max_length: int) -> TextEncoder | None:
     return encoder.eval()
 
 
+def model2vec_bare(
+    tokenizer: PreTrainedTokenizerFast, distil_from: str, dims: int = DEFAULT_PCA_DIMS, *, dropout: float = 0.1,
+    max_length: int = 128, pooling: str = "mean",
+) -> TextEncoder:
+    """The bare model over ``tokenizer``'s vocabulary, its rows model2vec's distillation of ``distil_from``.
+
+    ``tokenizer`` must be ``distil_from``'s own (the rows are matched by token string).
+    """
+    static = load_distilled(resolve_model_source(distil_from), distil_from, DistillSettings(pca_dims=dims))
+    weights, _ = vocabulary_weights(static, tokenizer)
+    encoder = bare_encoder(tokenizer, weights.shape[1], dropout=dropout, max_length=max_length, pooling=pooling,
+                           name=f"bare (model2vec of {distil_from})")
+    with torch.no_grad():
+        encoder.backbone.embeddings.weight.copy_(weights)
+    return encoder.eval()
+
+
 def _wrap_load_error(model: str, exc: Exception) -> TextembedError:
     if isinstance(exc, pickle.UnpicklingError):
         return TextembedError(
@@ -205,7 +224,9 @@ def load_encoder(
 
     - ``model="bare"``: the bare token-embedding layer over ``tokenizer_from``'s
       vocabulary, randomly initialised, of size ``config_overrides["hidden_size"]``
-      (default 384).
+      (default 384); with ``init="model2vec"``, initialised from model2vec's
+      distillation of ``tokenizer_from`` instead (``hidden_size`` = its PCA dims,
+      default 256; see ``models.distill``).
     - ``init="pretrained"``: weights of ``model`` (embedded name, local folder, hub id).
     - ``init="random"``: ``model``'s architecture (its config, with
       ``config_overrides`` applied, e.g. fewer layers), randomly initialised with ``seed``.
@@ -219,10 +240,19 @@ def load_encoder(
     torch.manual_seed(seed)
     if model == BARE_MODEL:
         tokenizer = load_tokenizer(tokenizer_from)
+        if init == "model2vec":
+            return model2vec_bare(tokenizer, tokenizer_from, int(overrides.get("hidden_size", DEFAULT_PCA_DIMS)),
+                                  dropout=dropout, max_length=max_length, pooling=pooling or "mean")
         return bare_encoder(
-            tokenizer, int(overrides.get("hidden_size", 384)), dropout=dropout,
+            tokenizer, int(overrides.get("hidden_size", BARE_DIMS)), dropout=dropout,
             max_length=max_length, pooling=pooling or "mean",
         ).eval()
+    if init == "model2vec":
+        raise TextembedError(
+            f"init 'model2vec' starts the bare model, not '{model}'.",
+            f"use model '{BARE_MODEL}' with init 'model2vec' (its vocabulary and distillation come from "
+            "tokenizer_from, default all-MiniLM-L6-v2).",
+        )
     source = resolve_model_source(model)
     folder = Path(source)
     if folder.is_dir() and init == "pretrained":
