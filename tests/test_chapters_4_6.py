@@ -1,4 +1,4 @@
-"""Chapters 4–6: source matching, the gain decomposition, Table S6 beside ours, CKA, freezing and verdicts.
+"""Chapter 6: CKA, freezing and verdicts (chapters 4 and 5: test_chapter_domain_adaptation.py, test_chapter_from_scratch.py).
 
 Pure functions on small hand-made inputs (no training); the notebooks themselves
 run end to end on the tiny profile in tests/test_notebooks.py.
@@ -6,64 +6,15 @@ run end to end on the tiny profile in tests/test_notebooks.py.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import pandas as pd
 import pytest
 
-from textembed_utils.chapters import from_scratch, layers
-from textembed_utils.corpora import Corpus
+from textembed_utils.chapters import layers
 from textembed_utils.errors import TextembedError
-from textembed_utils.results import paper_table
 from textembed_utils.training import TrainConfig
 
 TRAINING_NONE = dict.fromkeys(("batch_size", "lr", "temperature", "n_sentences", "epochs", "steps", "eval_every",
                                "seed", "device", "precision"))
-
-
-# ----------------------------------------------------------------- chapter 5
-def _scratch_table() -> pd.DataFrame:
-    values = {"pretrained/untrained": 0.80, "pretrained/crops": 0.82, "pretrained/dropout": 0.81,
-              "scratch/untrained": 0.50, "scratch/crops": 0.72, "scratch/dropout": 0.55,
-              "bare/untrained": 0.54, "bare/crops": 0.83, "bare/dropout": 0.63}
-    return pd.DataFrame({"knn_euclidean": values, "knn_cosine": {k: v + 0.01 for k, v in values.items()}})
-
-
-def test_table_s6_puts_the_papers_gaps_beside_ours():
-    frame = from_scratch.table_s6(_scratch_table(), "wiki")
-    paper = paper_table("Table S6").loc["Average"]
-    assert frame.loc["Embedding layer + crops", "paper: Average (%)"] == paper["Embedding layer + crops"]
-    assert frame.loc["BERT from scratch + crops", "ours: wiki (%)"] == pytest.approx(72.0)
-    assert frame.loc["BERT from scratch + crops", "ours: gap to pretrained/crops (p.p.)"] == pytest.approx(-10.0)
-    expected = round(paper["Embedding layer + crops"] - paper["MPNet + crops"], 1)
-    assert frame.loc["Embedding layer + crops", "paper: gap to MPNet + crops (p.p.)"] == pytest.approx(expected)
-
-
-def test_table_s6_uses_the_papers_own_row_for_its_corpus_and_leaves_missing_runs_empty():
-    table = _scratch_table().drop(index="scratch/crops")
-    frame = from_scratch.table_s6(table, "iclr")
-    assert "paper: ICLR (%)" in frame.columns
-    assert frame.loc["MPNet + crops", "paper: ICLR (%)"] == paper_table("Table S6").loc["ICLR", "MPNet + crops"]
-    assert math.isnan(frame.loc["BERT from scratch + crops", "ours: iclr (%)"])
-
-
-def test_findings_state_the_computed_comparison():
-    lines = from_scratch.findings(_scratch_table())
-    bare = next(line for line in lines if line.startswith("bare:"))
-    assert "crops − dropout = +20.0 p.p." in bare and "crops beat dropout" in bare
-    assert "bare/crops − pretrained/crops = +1.0 p.p. (Euclidean kNN)." in lines
-
-
-def test_before_after_is_long_form_per_start_and_training():
-    long = from_scratch.before_after(_scratch_table())
-    assert len(long) == 2 * 9 and set(long["metric"]) == {"kNN (Euclidean)", "kNN (cosine)"}
-    assert set(long["start"]) == {"pretrained", "scratch", "bare"}
-
-
-def test_from_scratch_runs_default_to_every_start_with_both_augmentations():
-    settings = from_scratch.validate({"profile": "tiny", "runs": None, **TRAINING_NONE})
-    assert {(s, a) for s in ("bare", "scratch", "pretrained") for a in ("crops", "dropout")} == set(settings["runs"])
 
 
 # ----------------------------------------------------------------- chapter 6

@@ -2,16 +2,19 @@
 
 A randomly initialised transformer (the profile's ``scratch`` start) and the bare
 token-embedding layer (``bare``), each trained with crops and with dropout, beside
-the pre-trained start (``pretrained``) untrained and fine-tuned. Runs go through
-chapter 1's ``train_runs``, so identical runs (same start, augmentation and
-settings) come from the model cache instead of being trained twice.
+the pre-trained start (``pretrained``) untrained and fine-tuned. The notebook fits
+every run with ``experiments.fit`` (identical runs of chapters 1 and 4 come from
+the model cache) and scores it with ``evaluation.scoring.score``; this module says
+which runs, and holds Table S6 beside ours, the findings and the record.
 
-Record ``05_from_scratch``:
-- ``metrics["<start>/<augmentation>"]`` = ``{"knn_euclidean", "knn_cosine", "linear_probe"}``
-  (accuracies in [0, 1]; ``augmentation`` is ``untrained``, ``crops`` or ``dropout``);
-- ``curves["<start>/<augmentation>"]`` = ``[{"step", "knn_euclidean", "knn_cosine"}, ...]``
-  for starts whose profile sets ``eval_every``;
-- ``config["eval_texts"]`` = ``{"<start>": number of labelled texts scored}``.
+Record ``05_from_scratch``: ``rows`` = one row per run × metric (``run``, ``start``,
+``augmentation``, ``overrides``, ``part`` = "runs", or "gap" for the crops models
+scored again on the pretrained start's texts, ``metric``, ``value``, ``low``, ``high``,
+``n_test``; accuracies in [0, 1]); ``findings`` = per start crops vs dropout and
+crops vs untrained, and each from-scratch crops model vs the fine-tuned
+pretrained one on the same texts, with paired 95 % intervals and verdicts;
+``curves[<run name>]`` = ``[{"step", "knn_euclidean", "knn_cosine"}, ...]`` for starts
+whose profile sets ``eval_every``.
 """
 
 from __future__ import annotations
@@ -22,24 +25,22 @@ from typing import Any
 import pandas as pd
 
 from .. import experiments as ex
+from ..experiments import Evaluated, Run
 from ..params import Param
-from ..results import paper_table
-from .augmentations import curves, losses, results_table, train_runs
-from .common import PROFILE, TRAINING
+from ..results import paper_table, tables
+from ..results.findings import Finding, compare
+from .common import PROFILE, TRAINING, training_overrides
 from .common import validate as _validate
 
-# Chapter 1's steps, used here unchanged (the notebook calls them through this module).
-__all__ = ["SPEC", "before_after", "curves", "findings", "losses", "record", "results_table", "table_s6",
-           "train_runs", "validate"]
-
 DEFAULT_RUNS = "bare:crops,bare:dropout,scratch:crops,scratch:dropout,pretrained:crops,pretrained:dropout"
+REFERENCE_START = "pretrained"  # the fine-tuned pre-trained model is the bar the from-scratch models are held to
 
-# Table S6's columns and the run of ours that plays the same role.
+# Table S6's columns and the (start, augmentation) of ours that plays the same role.
 PAPER_COUNTERPARTS = {
-    "MPNet + dropout": "pretrained/dropout",
-    "MPNet + crops": "pretrained/crops",
-    "BERT from scratch + crops": "scratch/crops",
-    "Embedding layer + crops": "bare/crops",
+    "MPNet + dropout": ("pretrained", "dropout"),
+    "MPNet + crops": ("pretrained", "crops"),
+    "BERT from scratch + crops": ("scratch", "crops"),
+    "Embedding layer + crops": ("bare", "crops"),
 }
 FINE_TUNED = "MPNet + crops"
 
@@ -51,10 +52,37 @@ SPEC: dict[str, Param] = {
 
 
 def validate(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """The notebook's settings; ``runs`` None → every start with crops and with dropout."""
+    """The notebook's settings: ``runs`` (trained runs, the reader's overrides applied); None → every start
+    with crops and with dropout."""
     settings = _validate(namespace, SPEC)
-    settings["runs"] = ex.parse_runs(settings["runs"] or DEFAULT_RUNS, settings["profile_settings"])
+    parsed = ex.parse_runs(settings["runs"] or DEFAULT_RUNS, settings["profile_settings"])
+    overrides = training_overrides(settings)
+    settings["runs"] = [run.with_overrides(**overrides) for run in parsed if run.trained]
     return settings
+
+
+def with_untrained(runs: list[Run]) -> list[Run]:
+    """Each start's untrained model before its trained runs, so every run is seen beside where it began."""
+    return list(dict.fromkeys(r for run in runs for r in (run.untrained(), run)))
+
+
+def find(results: Mapping[Run, Any], start: str, augmentation: str) -> Run | None:
+    """The run of ``results`` with this start and augmentation (whatever its overrides), if any."""
+    return next((run for run in results if (run.start, run.augmentation) == (start, augmentation)), None)
+
+
+def results_table(results: Mapping[Run, Evaluated]) -> pd.DataFrame:
+    """One row per run: accuracies (%, 95 % interval), test texts, parameters, batches, training seconds."""
+    rows = {}
+    for run, evaluated in results.items():
+        fitted = evaluated.result
+        rows[run.name] = {
+            **tables.accuracy_columns(evaluated.scores.accuracies),
+            "parameters": f"{fitted.encoder.parameter_count():,}",
+            "batches": fitted.total_steps,
+            "train s": round(fitted.train_seconds),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _paper_row(corpus_name: str) -> str:
@@ -63,71 +91,81 @@ def _paper_row(corpus_name: str) -> str:
     return rows.get(corpus_name.lower(), "Average")
 
 
-def table_s6(table: pd.DataFrame, corpus_name: str) -> pd.DataFrame:
+def table_s6(results: Mapping[Run, Evaluated], corpus_name: str) -> pd.DataFrame:
     """Table S6 beside our runs: kNN accuracy (%, Euclidean) and the gap to the fine-tuned pretrained model.
 
     Rows are the paper's models. The paper's numbers are its row for our corpus
     when it has one (ICLR on the paper profile), otherwise its average over six
-    datasets; ours are measured on the profile's corpus. Absolute numbers are
-    not comparable across corpora, so the gaps ("how far below the fine-tuned
-    pre-trained model") are the columns to compare. Runs we did not do stay NaN.
+    datasets; ours are measured on the profile's corpus, with their 95 % interval
+    and test texts. Absolute numbers are not comparable across corpora, so the
+    gaps ("how far below the fine-tuned pre-trained model") are the columns to
+    compare (``findings`` tests ours on the same texts). Runs we did not do stay NaN.
     """
     row = _paper_row(corpus_name)
     paper = paper_table("Table S6").loc[row]
-    ours = {name: 100 * table.loc[run, "knn_euclidean"] if run in table.index else float("nan")
-            for name, run in PAPER_COUNTERPARTS.items()}
+    ours = {name: find(results, *counterpart) for name, counterpart in PAPER_COUNTERPARTS.items()}
+    accuracy = {name: results[run].scores.accuracies["knn_euclidean"] for name, run in ours.items() if run}
     frame = pd.DataFrame({
         f"paper: {row} (%)": paper[list(PAPER_COUNTERPARTS)],
-        "ours: run": pd.Series(PAPER_COUNTERPARTS),
-        f"ours: {corpus_name} (%)": pd.Series(ours),
+        "ours: run": pd.Series({name: run.name if run else "–" for name, run in ours.items()}),
+        f"ours: {corpus_name} (%)": pd.Series({name: 100 * acc.value for name, acc in accuracy.items()},
+                                              index=list(PAPER_COUNTERPARTS), dtype=float),
+        "ours: 95 % interval": pd.Series({name: f"{100 * acc.low:.1f}–{100 * acc.high:.1f}"
+                                          for name, acc in accuracy.items()}),
+        "test texts": pd.Series({name: acc.n_test for name, acc in accuracy.items()}),
     })
     frame["paper: gap to MPNet + crops (p.p.)"] = frame[f"paper: {row} (%)"] - paper[FINE_TUNED]
-    frame["ours: gap to pretrained/crops (p.p.)"] = frame[f"ours: {corpus_name} (%)"] - ours[FINE_TUNED]
-    return frame.round(1)
+    reference = frame.loc[FINE_TUNED, f"ours: {corpus_name} (%)"]
+    frame[f"ours: gap to {ours[FINE_TUNED].name if ours[FINE_TUNED] else 'pretrained/crops'} (p.p.)"] = (
+        frame[f"ours: {corpus_name} (%)"] - reference)
+    return frame.round(1).fillna({"ours: 95 % interval": "–", "test texts": "–"})
 
 
-def before_after(table: pd.DataFrame) -> pd.DataFrame:
-    """Long form for the bar chart: one row per run and metric (Euclidean / cosine kNN)."""
-    frame = table[["knn_euclidean", "knn_cosine"]].rename(columns={"knn_euclidean": "kNN (Euclidean)",
-                                                                  "knn_cosine": "kNN (cosine)"})
-    long = frame.reset_index(names="run").melt(id_vars="run", var_name="metric", value_name="accuracy")
-    long[["start", "training"]] = long["run"].str.split("/", n=1, expand=True)
-    return long
+def gap_runs(results: Mapping[Run, Evaluated]) -> list[Run]:
+    """The fine-tuned pretrained model and the from-scratch crops models: scored together for the gap."""
+    reference = find(results, REFERENCE_START, "crops")
+    if reference is None:
+        return []
+    return [reference, *(run for run in results if run.augmentation == "crops" and run.start != REFERENCE_START)]
 
 
-def findings(table: pd.DataFrame) -> list[str]:
-    """Sentences stating what this run found, from the computed table."""
-    def acc(run: str) -> str:
-        return f"{table.loc[run, 'knn_euclidean']:.3f} ({table.loc[run, 'knn_cosine']:.3f} cosine)"
+def findings(results: Mapping[Run, Evaluated], gaps: Mapping[Run, Evaluated] | None = None,
+             metric: str = "knn_euclidean") -> list[Finding]:
+    """Per start: crops vs dropout and crops vs untrained; then each from-scratch crops model vs the fine-tuned
+    pretrained model (``gaps``: all scored on the same texts, the pretrained start's), with paired intervals.
 
-    lines = []
-    for start in dict.fromkeys(name.split("/")[0] for name in table.index):
-        present = {aug for aug in ("untrained", "crops", "dropout") if f"{start}/{aug}" in table.index}
-        if present == {"untrained", "crops", "dropout"}:
-            crops, dropout = table.loc[f"{start}/crops", "knn_euclidean"], table.loc[f"{start}/dropout", "knn_euclidean"]
-            lines.append(f"{start}: untrained {acc(f'{start}/untrained')} → crops {acc(f'{start}/crops')}, "
-                         f"dropout {acc(f'{start}/dropout')}; crops − dropout = {100 * (crops - dropout):+.1f} p.p. "
-                         f"(Euclidean): crops {'beat' if crops > dropout else 'did not beat'} dropout.")
-    reference = "pretrained/crops" if "pretrained/crops" in table.index else "pretrained/untrained"
-    if reference in table.index:
-        for run in ("scratch/crops", "bare/crops"):
-            if run in table.index:
-                gap = table.loc[run, "knn_euclidean"] - table.loc[reference, "knn_euclidean"]
-                lines.append(f"{run} − {reference} = {100 * gap:+.1f} p.p. (Euclidean kNN).")
-    return lines
+    The paper found the from-scratch models a few p.p. *below* fine-tuned MPNet,
+    so that comparison's expected sign is negative: "within noise" there means no
+    gap this many test texts can resolve.
+    """
+    found = []
+    for start in dict.fromkeys(run.start for run in results):
+        crops, dropout = find(results, start, "crops"), find(results, start, "dropout")
+        if crops and dropout:
+            found.append(compare(results[crops], results[dropout], metric, claim="crops beat dropout"))
+        if crops and Run(start) in results:
+            found.append(compare(results[crops], results[Run(start)], metric,
+                                 claim="crops improve on the untrained model"))
+    runs = gap_runs(gaps or {})
+    for run in runs[1:]:
+        found.append(compare(gaps[run], gaps[runs[0]], metric, expected_sign=-1,
+                             claim="from random weights, a little below the fine-tuned pretrained model"))
+    return found
 
 
-def record(settings: Mapping[str, Any], runs: Mapping[str, dict], seconds: float):
+def record(settings: Mapping[str, Any], results: Mapping[Run, Evaluated], gaps: Mapping[Run, Evaluated],
+           found: list[Finding], seconds: float):
     """Write the chapter's results record."""
     from ..results import write_record
 
     profile = settings["profile_settings"]
-    config = {k: v for k, v in settings.items() if k != "profile_settings"}
-    config["train_configs"] = {name: run["summary"].get("config") for name, run in runs.items()}
-    config["eval_texts"] = {name.split("/")[0]: run["eval_texts"] for name, run in runs.items()}
+    config = {k: v for k, v in settings.items() if k not in ("profile_settings", "runs")}
+    config["runs"] = [run.fields() for run in results]
+    config["train_configs"] = {run.name: ev.result.config for run, ev in results.items()}
+    curves = {run.name: ev.result.curve for run, ev in results.items() if ev.result.curve}
     return write_record(
         profile["name"], "05_from_scratch", config=config,
-        metrics={name: run["metrics"] for name, run in runs.items()},
-        curves=curves(runs), wall_time_s=seconds, device=profile["device"],
+        rows=tables.tidy_rows(results, part="runs") + tables.tidy_rows(gaps, part="gap"),
+        findings=[f.to_dict() for f in found], curves=curves, wall_time_s=seconds, device=profile["device"],
         data_fingerprint=ex.profile_corpus(profile).fingerprint(),
     )
