@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,24 +110,32 @@ def write_json(target: str | os.PathLike, obj: Any) -> Path:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
+def file_lock(
+    path: str | os.PathLike, *, wait: bool = True, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` for the block.
 
     Two builds sharing one cache serialise on this lock instead of corrupting each
-    other's files. With ``wait=False`` a held lock raises a clear error at once.
+    other's files. With ``wait=False`` a held lock raises a clear error at once;
+    with ``wait=True``, ``on_wait`` is called once before waiting for a held lock
+    (to say why nothing happens). The kernel drops the lock when its holder dies,
+    even by SIGKILL, so a killed run never blocks the next one.
     """
     path = Path(path)
     ensure_writable_dir(path.parent)
     with open(path, "a+") as fh:
-        flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
         try:
-            fcntl.flock(fh, flags)
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise TextembedError(
-                f"Another process holds the lock {path} (a second build on the same cache?).",
-                "wait for the other run to finish, or give this run its own cache with "
-                "TEXTEMBED_CACHE=/some/other/folder.",
-            ) from exc
+            if not wait:
+                raise TextembedError(
+                    f"Another process holds the lock {path} (a second build on the same cache?).",
+                    "wait for the other run to finish, or give this run its own cache with "
+                    "TEXTEMBED_CACHE=/some/other/folder.",
+                ) from exc
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:

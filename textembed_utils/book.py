@@ -15,11 +15,21 @@ last successful run; a notebook whose metadata sets ``textembed.reads_records``
 ``<output>/_build/source`` and runs jupyter-book there with warnings as errors.
 Staging keeps jupyter-book away from ``notebooks/``, ``.venv/`` and ``tests/``
 and lets the tests build the tiny profile's book in a temporary folder.
+
+Faults: an executed copy, its stamp and every cache entry or results record are
+written whole or not at all (``atomic``), and a stamp is written only after its
+executed copy, so a run interrupted at any point (Ctrl-C, SIGKILL, a full disk)
+leaves the previous good state: started again, it skips the notebooks that
+finished and executes the rest, whose trained models and checkpoints in the
+cache are reused. A write that fails says which file and keeps the old one.
+Two runs or builds on one checkout take turns on a lock (the second says it is
+waiting); a killed holder releases it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -27,11 +37,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from . import __version__
-from .atomic import write_json
+from .atomic import file_lock, write_json
 from .errors import TextembedError
 from .paths import PROJECT_ROOT, results_dir
 from .profiles import DEFAULT_PROFILE, profile_names
@@ -49,9 +59,22 @@ def executed_dir(profile: str) -> Path:
     return Path(os.environ.get("TEXTEMBED_EXECUTED", PROJECT_ROOT / "executed")) / profile
 
 
-def notebook_paths(folder: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The book's notebooks, in chapter order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+def notebook_paths(folder: Path | None = None) -> list[Path]:
+    """The book's notebooks (in ``folder``, default ``NOTEBOOK_DIR``), in chapter order."""
+    return sorted((folder or NOTEBOOK_DIR).glob("[0-9][0-9]_*.ipynb"))
+
+
+@contextlib.contextmanager
+def one_at_a_time(profile: str) -> Iterator[None]:
+    """Hold the checkout's book lock for a run or build; a second one waits, saying so."""
+    lock = executed_dir(profile).parent / ".book.lock"
+
+    def say_waiting() -> None:
+        print(f"[book] another run or build on this checkout holds {lock}; waiting for it to finish "
+              "(Ctrl-C to stop) ...", flush=True)
+
+    with file_lock(lock, on_wait=say_waiting):
+        yield
 
 
 def _digest(parts: Iterable[bytes]) -> str:
@@ -117,7 +140,9 @@ def execute_notebook(path: Path, profile: str) -> float:
     """Execute one notebook with papermill into ``executed/<profile>/``; return its wall time.
 
     The executed copy replaces the previous one only on success; a failed run is
-    kept as ``<name>.failed.ipynb`` next to it, with the error in its outputs.
+    kept as ``<name>.failed.ipynb`` next to it, with the error in its outputs. A
+    failure, a write that fails or an interruption leaves the previous executed copy
+    and stamp as they were, and every error says what failed.
     """
     import papermill
 
@@ -127,18 +152,37 @@ def execute_notebook(path: Path, profile: str) -> float:
     partial = out_dir / f".{path.stem}.running.ipynb"
     stamp = run_stamp(path, profile)
     began = time.perf_counter()
+    kept = "the previous executed copy, its stamp and the results records are unchanged"
     try:
         papermill.execute_notebook(
             str(path), str(partial), parameters={"profile": profile}, kernel_name="python3",
             cwd=str(path.parent), progress_bar=False,
         )
-    except papermill.PapermillExecutionError:
+        seconds = time.perf_counter() - began
+        os.replace(partial, target)
+    except papermill.PapermillExecutionError as exc:
         os.replace(partial, failed)
+        raise TextembedError(
+            f"{path.name} failed in cell {exc.exec_count}: {exc.ename}: {str(exc.evalue).splitlines()[0][:300]}",
+            f"read the error in {failed} (its outputs); {kept}. Fix the cause and run again.",
+        ) from exc
+    except OSError as exc:  # papermill could not write the executed copy, or it could not be renamed
+        partial.unlink(missing_ok=True)
+        raise TextembedError(
+            f"Could not write the executed copy of {path.name} into {out_dir} ({exc.strerror or exc}); {kept}.",
+            f"free disk space or fix the permissions of {out_dir}, then run again.",
+        ) from exc
+    except BaseException:  # Ctrl-C or a kill of the kernel: nothing half-written stays behind
+        partial.unlink(missing_ok=True)
         raise
-    seconds = time.perf_counter() - began
-    os.replace(partial, target)
     failed.unlink(missing_ok=True)
-    write_json(_stamp_path(profile, path), {"stamp": stamp, "seconds": round(seconds, 1), "version": __version__})
+    try:
+        write_json(_stamp_path(profile, path), {"stamp": stamp, "seconds": round(seconds, 1), "version": __version__})
+    except TextembedError as err:
+        raise TextembedError(
+            f"{path.name} ran and {target} is saved, but its stamp could not be written: {err.problem}",
+            f"{err.fix} (the next run executes {path.name} again).",
+        ) from err
     return seconds
 
 
@@ -157,14 +201,19 @@ def run(profile: str, only: list[str] | None = None, force: bool = False) -> dic
         paths = [p for p in paths if p.stem in only]
     _kernel_environment()
     timings: dict[str, float | None] = {}
-    for path in paths:
-        if not force and is_up_to_date(path, profile):
-            print(f"[book] {path.stem}: up to date, skipped", flush=True)
-            timings[path.stem] = None
-            continue
-        print(f"[book] {path.stem}: executing with profile={profile} ...", flush=True)
-        timings[path.stem] = execute_notebook(path, profile)
-        print(f"[book] {path.stem}: done in {timings[path.stem]:.0f} s", flush=True)
+    with one_at_a_time(profile):
+        for path in paths:
+            if not force and is_up_to_date(path, profile):
+                print(f"[book] {path.stem}: up to date, skipped", flush=True)
+                timings[path.stem] = None
+                continue
+            print(f"[book] {path.stem}: executing with profile={profile} ...", flush=True)
+            try:
+                timings[path.stem] = execute_notebook(path, profile)
+            except KeyboardInterrupt:
+                print(f"[book] {path.stem}: interrupted", flush=True)
+                raise
+            print(f"[book] {path.stem}: done in {timings[path.stem]:.0f} s", flush=True)
     return timings
 
 
@@ -203,13 +252,14 @@ def stage_sources(profile: str, stage: Path) -> Path:
 
 def build(profile: str = DEFAULT_PROFILE, output: Path = PROJECT_ROOT) -> Path:
     """Build the HTML book of ``profile``'s executed notebooks into ``output/_build/html``; return index.html."""
-    stage = stage_sources(profile, Path(output) / "_build" / "source")
-    command = [
-        str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage),
-        "--path-output", str(output), "-W", "--keep-going",
-    ]
     env = {**os.environ, "TEXTEMBED_BOOK_PROFILE": profile}
-    completed = subprocess.run(command, env=env)
+    with one_at_a_time(profile):
+        stage = stage_sources(profile, Path(output) / "_build" / "source")
+        command = [
+            str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage),
+            "--path-output", str(output), "-W", "--keep-going",
+        ]
+        completed = subprocess.run(command, env=env)
     if completed.returncode != 0:
         raise TextembedError(
             f"jupyter-book failed (exit {completed.returncode}); warnings count as errors.",
@@ -237,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     except TextembedError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\n[book] interrupted: the notebooks that finished are kept with their stamps; run the same "
+              "command again to execute the rest (trained models and checkpoints in the cache are reused).",
+              file=sys.stderr)
+        return 130
     return 0
 
 
