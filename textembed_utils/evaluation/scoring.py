@@ -97,7 +97,7 @@ def score(vectors: np.ndarray, labels: Sequence, spec: EvalSpec = EvalSpec(), *,
     from .knn import knn_correct
     from .probe import linear_probe_correct
 
-    labels = np.asarray(labels, dtype=object)
+    labels = np.asarray(labels)
     common = dict(test_size=spec.test_size, seed=spec.seed, stratify=spec.stratify)
     correct = {f"knn_{metric}": knn_correct(vectors, labels, k=spec.k, metric=metric, **common)
                for metric in ("euclidean", "cosine")}
