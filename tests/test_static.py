@@ -153,3 +153,29 @@ def test_saved_folder_loads_in_sentence_transformers_and_model2vec_with_the_same
     np.testing.assert_allclose(m2v_model.encode(TEXTS), ours, atol=TOLERANCE)
     np.testing.assert_allclose(encode(load_encoder(str(folder), max_length=48), TEXTS, progress=False), ours,
                                atol=TOLERANCE)
+
+
+# --- the one-command workflow -----------------------------------------------------------------
+
+
+def test_finetune_bare_from_model2vec_writes_a_static_folder(tmp_path, tiny_source, toy_corpus, monkeypatch, capsys):
+    """`textembed finetune CORPUS --model bare --init model2vec`: the tiny distillation stands in for MiniLM's."""
+    import json
+
+    from textembed_utils.cli import main
+    from textembed_utils.models import loading
+
+    tiny = distill_module.load_distilled(tiny_source, tiny_source, distill_module.DistillSettings(pca_dims=16))
+    monkeypatch.setattr(loading, "load_distilled", lambda *a, **k: tiny)
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in zip(toy_corpus.texts, toy_corpus.labels)))
+    out = tmp_path / "out"
+    assert main(["finetune", str(corpus), "--label-column", "label", "--model", "bare", "--init", "model2vec",
+                 "--out", str(out), "--steps", "3", "--batch-size", "8", "--lr", "1e-3", "--no-tsne", "--quiet"]) == 0
+    assert "bare (model2vec)" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert (report["model"]["init"], report["model"]["hidden_size"]) == ("model2vec", 16)
+    st_model = SentenceTransformer(str(out), device="cpu")
+    assert type(st_model[0]).__name__ == "StaticEmbedding"
+    np.testing.assert_allclose(st_model.encode(list(toy_corpus.texts)), np.load(out / "embeddings.npy"),
+                               atol=TOLERANCE)

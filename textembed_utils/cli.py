@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .augment import AUGMENTATIONS
     from .augment.cropping import SPLITTERS
     from .models import EMBEDDED_MODEL
+    from .models.loading import INITS
 
     parser = argparse.ArgumentParser(
         prog="textembed",
@@ -83,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--model", default=EMBEDDED_MODEL,
                     help=f"'{EMBEDDED_MODEL}' (embedded, default), 'bare' (random token embeddings), "
                          "a local model folder, or a hub id")
-    ft.add_argument("--init", choices=("pretrained", "random"), default="pretrained",
-                    help="start from the model's weights or from a random init of its architecture")
+    ft.add_argument("--init", choices=INITS, default="pretrained",
+                    help="start from the model's weights, from a random init of its architecture, or "
+                         "(--model bare) from a model2vec distillation of all-MiniLM-L6-v2 (cached after the first run)")
     ft.add_argument("--pooling", default=None, help="mean (default), cls, sep")
     ft.add_argument("--augmentation", choices=AUGMENTATIONS, default="crops")
     ft.add_argument("--n-sentences", type=ranged_type("n_sentences"), default=2, help="sentences per crop (paper: 2)")

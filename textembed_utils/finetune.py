@@ -270,7 +270,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
             "corpus": corpus_statistics(corpus, sampler),
             "model": {
                 "base": request.model,
-                "init": "random" if encoder.kind == "bare" else request.init,
+                "init": "random" if encoder.kind == "bare" and request.init != "model2vec" else request.init,
                 "kind": encoder.kind,
                 "pooling": encoder.pooling,
                 "max_length": encoder.max_length,
