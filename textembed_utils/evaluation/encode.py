@@ -2,6 +2,9 @@
 
 Sorting by token length before batching means each batch pads only to its own
 longest text, which is where most of the speed over naive batching comes from.
+Under ``torchrun``, ``distributed=True`` deals those batches out to the ranks in
+turn and gathers the vectors back in corpus order: each text is encoded in the
+same batch as in one process, so the result is the single-process one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models import TextEncoder
+from ..training.distributed import World, gather_rows, join_process_group
 
 
 def _length_order(encoder: TextEncoder, texts: Sequence[str], max_length: int) -> np.ndarray:
@@ -22,6 +26,10 @@ def _length_order(encoder: TextEncoder, texts: Sequence[str], max_length: int) -
         add_special_tokens=encoder.kind == "transformer", return_length=True,
     )["length"]
     return np.argsort(-np.asarray(lengths), kind="stable")
+
+
+def _no_vectors_shape(encoder: TextEncoder, all_layers: bool) -> tuple[int, ...]:
+    return (encoder.num_layers + 1, 0, encoder.hidden_size) if all_layers else (0, encoder.hidden_size)
 
 
 @torch.inference_mode()
@@ -35,15 +43,17 @@ def encode(
     normalize: bool = False,
     progress: bool = True,
     desc: str = "Encoding",
+    distributed: bool = False,
 ) -> np.ndarray:
     """Embed ``texts``: (n, dim), or (layers + 1, n, dim) with ``all_layers``.
 
     Raw (non-normalised) vectors by default, as the paper's Euclidean kNN uses.
     Runs on the encoder's device, in eval mode, in bf16 autocast on CUDA.
+    ``distributed=True`` in a ``torchrun`` process group: every rank must call
+    it with the same texts; each encodes its share and all get the whole result.
     """
     if len(texts) == 0:
-        shape = (encoder.num_layers + 1, 0, encoder.hidden_size) if all_layers else (0, encoder.hidden_size)
-        return np.zeros(shape, dtype=np.float32)
+        return np.zeros(_no_vectors_shape(encoder, all_layers), dtype=np.float32)
     max_length = max_length or encoder.max_length
     if encoder.is_static:  # a look-up and a mean, tokenised once, no padding (models.static)
         vectors = encoder.encode_static(texts, max_length, progress=progress, desc=desc)
@@ -53,11 +63,13 @@ def encode(
     encoder.eval()
     device = encoder.device
     order = _length_order(encoder, texts, max_length)
+    here = join_process_group() if distributed else World()
+    # Dealt out in turn, so that every rank gets long and short batches alike.
+    batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+    shares = [batches[rank :: here.size] for rank in range(here.size)]
     chunks = []
-    starts = range(0, len(texts), batch_size)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
-        idx = order[start : start + batch_size]
+    for idx in tqdm(shares[here.rank], desc=desc, disable=not (progress and here.is_main), leave=False):
         batch = encoder.tokenize([texts[i] for i in idx], max_length=max_length)
         ids = batch["input_ids"].to(device, non_blocking=True)
         mask = batch["attention_mask"].to(device, non_blocking=True)
@@ -66,7 +78,13 @@ def encode(
         chunks.append(out.float())
     encoder.train(was_training)
     axis = 1 if all_layers else 0
-    stacked = torch.cat(chunks, dim=axis) if chunks else torch.empty(0)
+    if not chunks:  # a rank with no batch (more ranks than batches) still joins the gather
+        chunks = [torch.zeros(_no_vectors_shape(encoder, all_layers), device=device)]
+    stacked = torch.cat(chunks, dim=axis)
+    if here.distributed:
+        counts = [sum(len(idx) for idx in share) for share in shares]
+        stacked = gather_rows(stacked.movedim(axis, 0), counts).movedim(0, axis)
+        order = np.concatenate([idx for share in shares for idx in share])
     if normalize:
         stacked = torch.nn.functional.normalize(stacked, dim=-1)
     result = np.empty_like(stacked.cpu().numpy())

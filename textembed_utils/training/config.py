@@ -33,6 +33,8 @@ class TrainConfig:
     splitter: str = "naive"
     mask_fraction: float = field(default=0.15, metadata={"range": Range(0, 1, low_open=True, high_open=True)})
     batch_size: int = field(default=64, metadata={"range": Range(2, why="InfoNCE needs in-batch negatives")})
+    # pairs per cached forward pass on one device (GradCache, cached_loss.py); None: the batch in one pass
+    mini_batch_size: int | None = field(default=None, metadata={"range": Range(1)})
     lr: float = field(default=2e-5, metadata={"range": Range(0, low_open=True)})
     temperature: float = field(default=0.05, metadata={"range": Range(0, low_open=True)})
     symmetric: bool = False
@@ -99,6 +101,8 @@ class TrainConfig:
     def fingerprint(self) -> str:
         """Hash of the settings that change the result (not logging or checkpoint cadence)."""
         relevant = {k: v for k, v in self.to_dict().items() if k not in ("log_every", "checkpoint_every", "device")}
+        if self.mini_batch_size is None:  # runs without caching keep the fingerprints (and caches) they had
+            del relevant["mini_batch_size"]
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

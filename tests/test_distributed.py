@@ -1,0 +1,171 @@
+"""Data-parallel training and encoding: two gloo processes on the CPU against one process (issue 13).
+
+One ``torchrun`` launch runs every two-process case (distributed_worker.py, cases in
+distributed_cases.py); each test compares one of them with an independent
+single-process computation:
+
+- crops (the model's dropout off): the plain single-process trainer, same global batch and seed;
+- dropout: the two ranks draw their masks from two streams, which one process cannot
+  draw in one pass, so the reference is one process that embeds rank 0's slice under
+  rank 0's stream, then rank 1's under rank 1's, and takes one plain InfoNCE step on the
+  concatenated batch (no gather, no DDP): the gather, the loss scaling and the gradient
+  averaging are what the comparison checks;
+- the gathered loss: ``info_nce`` on the concatenated batch, and its gradient.
+
+Tolerances: losses within 1e-5 relative, weights within 1e-5 relative + 1e-6 absolute
+(measured: 2e-7 relative on the losses, 2.4e-7 absolute on the weights; some weights are
+~1e-7, e.g. attention key biases whose gradient is zero in exact arithmetic).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_toy_corpus
+from distributed_cases import CASES, fresh_model, gather_inputs, weights
+from textembed_utils.errors import TextembedError
+from textembed_utils.evaluation import encode
+from textembed_utils.training import distributed, info_nce, train
+from textembed_utils.training import trainer as trainer_module
+from textembed_utils.training.rng import rng_state, set_rng_state
+
+pytestmark = pytest.mark.distributed
+
+TESTS = Path(__file__).resolve().parent
+WORKER = TESTS / "distributed_worker.py"
+LOSS_TOLERANCE = dict(rel=1e-5)
+WEIGHT_TOLERANCE = dict(rtol=1e-5, atol=1e-6)
+
+
+def torchrun(out: Path, *scenarios: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Two gloo ranks of distributed_worker.py on the CPU, one thread each."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(WORKER), str(out), *scenarios]
+    return subprocess.run(command, cwd=TESTS, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("two-processes")
+    done = torchrun(out, "gather", "crops", "dropout", "cached", "resume", "encode")
+    assert done.returncode == 0, done.stderr[-4000:]
+    return out
+
+
+def produced(out: Path, scenario: str) -> dict:
+    return torch.load(out / f"{scenario}.pt", weights_only=True)
+
+
+def single_process(case_name: str) -> dict:
+    case = CASES[case_name]
+    encoder = fresh_model(case)
+    result = train(encoder, make_toy_corpus(case.texts).texts, case.config, progress=False)
+    return {"losses": result.losses, "weights": weights(encoder)}
+
+
+def assert_same_training(two: dict, one: dict) -> None:
+    assert len(two["losses"]) == len(one["losses"])
+    assert two["losses"] == pytest.approx(one["losses"], **LOSS_TOLERANCE)
+    assert two["weights"].keys() == one["weights"].keys()
+    for name, value in one["weights"].items():
+        assert torch.allclose(two["weights"][name], value, **WEIGHT_TOLERANCE), name
+
+
+def test_gathered_loss_is_info_nce_of_the_concatenated_batch(two_processes):
+    got = produced(two_processes, "gather")
+    anchors, positives = (x.clone().requires_grad_() for x in gather_inputs())
+    expected = info_nce(anchors, positives)
+    expected.backward()
+    assert float(got["loss"]) == pytest.approx(expected.item(), rel=1e-6)
+    # The gather's backward sums the gradients of the W identical loss copies: W × ∂L/∂v,
+    # which DDP's average over W ranks brings back to ∂L/∂θ (training/distributed.py).
+    world_size = got["world_size"]
+    assert torch.allclose(got["anchor_grad"], world_size * anchors.grad, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(got["positive_grad"], world_size * positives.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_two_processes_train_like_one_with_crops(two_processes):
+    assert_same_training(produced(two_processes, "crops"), single_process("crops"))
+
+
+def test_cached_mini_batches_in_two_processes_train_like_one_plain_process(two_processes):
+    assert_same_training(produced(two_processes, "cached"), single_process("crops"))
+
+
+def emulated_two_ranks(monkeypatch, seed: int, world_size: int = 2) -> None:
+    """Make one process's trainer embed each rank's slice under that rank's dropout stream, then one loss.
+
+    It reuses the trainer's own tokenisation and forward of a rank's slice; what it does
+    not reuse is what the two-process run is checked for: the gather with gradients,
+    the DDP average and the per-rank seeding (each stream here starts from
+    ``torch.manual_seed(dropout_seed(seed, rank))`` on its own).
+    """
+    streams = []
+    for rank in range(world_size):
+        with torch.random.fork_rng():
+            torch.manual_seed(distributed.dropout_seed(seed, rank))
+            streams.append(rng_state())
+
+    def backward(self, step: int) -> torch.Tensor:
+        outside, chunks = rng_state(), []
+        for rank in range(world_size):
+            self.world = distributed.World(rank=rank, size=world_size)
+            ids, mask = self.tokens(step)
+            set_rng_state(streams[rank])
+            chunks.append(self.embed(ids, mask))
+            streams[rank] = rng_state()
+        self.world = distributed.World()
+        set_rng_state(outside)
+        loss = self.pairs_loss(chunks)
+        loss.backward()
+        return loss.detach()
+
+    monkeypatch.setattr(trainer_module._Run, "backward", backward)
+
+
+def test_two_processes_train_like_one_with_dropout(two_processes, monkeypatch):
+    case = CASES["dropout"]
+    emulated_two_ranks(monkeypatch, case.config.seed)
+    two = produced(two_processes, "dropout")
+    assert_same_training(two, single_process("dropout"))
+    monkeypatch.undo()
+    # The plain single-process run draws other masks: the comparison above is not vacuous.
+    assert single_process("dropout")["losses"][0] != pytest.approx(two["losses"][0], rel=1e-4)
+
+
+def test_a_two_process_run_killed_after_a_checkpoint_resumes_to_the_same_weights(two_processes):
+    got = produced(two_processes, "resume")
+    assert got["resumed_from"] == 2
+    (ref_losses, ref_weights), (losses, resumed_weights) = got["reference"], got["resumed"]
+    assert losses == ref_losses and len(losses) == CASES["resume"].config.steps
+    assert all(torch.equal(resumed_weights[k], ref_weights[k]) for k in ref_weights)
+
+
+def test_distributed_encode_equals_single_process_encode_in_corpus_order(two_processes):
+    got = produced(two_processes, "encode")
+    encoder = fresh_model(CASES["crops"])
+    texts = make_toy_corpus(300, seed=1).texts
+    np.testing.assert_array_equal(got["vectors"].numpy(), encode(encoder, texts, batch_size=32, progress=False))
+    layers = encode(encoder, texts[:50], batch_size=16, progress=False, all_layers=True)
+    np.testing.assert_array_equal(got["layers"].numpy(), layers)
+
+
+def test_an_error_on_one_rank_stops_all_with_its_message_and_publishes_nothing(tmp_path):
+    done = torchrun(tmp_path, "fail")
+    assert done.returncode != 0
+    assert "rank 1 broke on purpose" in done.stderr
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_batch_that_does_not_split_evenly_names_the_fix():
+    with pytest.raises(TextembedError) as err:
+        distributed.check_divisible(10, distributed.World(rank=0, size=4))
+    assert "cannot be split evenly across 4" in err.value.problem and "8 or 12" in err.value.fix
