@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from textembed_utils.errors import TextembedError
-from textembed_utils.profiles import DEFAULT_PROFILE, load_profile, profile_names, start_settings
+from textembed_utils.profiles import DEFAULT_PROFILE, PROFILE_DIR, load_profile, profile_names, start_settings
+from textembed_utils.profiles.schema import validate
 from textembed_utils.training import TrainConfig
 
 REQUIRED = {"name", "seed", "device", "precision", "corpus", "corpus_size", "eval", "crops", "starts"}
@@ -22,7 +25,7 @@ def test_profiles_are_complete_and_their_training_settings_are_valid(name):
     assert REQUIRED <= set(profile) and profile["name"] == name
     assert {"pretrained", "scratch", "bare"} <= set(profile["starts"])
     for start in profile["starts"].values():
-        settings = {k: start[k] for k in ("lr", "batch_size", "steps", "epochs", "max_length") if k in start}
+        settings = {k: start[k] for k in ("lr", "batch_size", "steps", "epochs", "max_length") if start[k] is not None}
         TrainConfig(n_sentences=profile["crops"]["n_sentences"], **settings)  # raises when out of range
     assert profile["eval"]["k"] == 10 and profile["eval"]["test_size"] == 0.1 and profile["seed"] == 42
 
@@ -70,3 +73,32 @@ def test_unknown_profile_lists_the_known_ones():
 def test_unknown_setting_names_its_path(overrides, where):
     with pytest.raises(TextembedError, match=f"Unknown profile setting '{where}'"):
         load_profile("tiny", overrides)
+
+
+def test_tiny_and_paper_are_written_as_changes_to_the_embedded_base():
+    for name in ("tiny", "paper"):
+        stored = json.loads((PROFILE_DIR / f"{name}.json").read_text())
+        assert stored["base"] == "embedded"
+        assert "k" not in stored.get("eval", {})  # what equals the base is not written again
+    assert load_profile("tiny")["eval"]["k"] == load_profile("embedded")["eval"]["k"] == 10
+    # An explicit null clears the base's value: the paper's MPNet trains for an epoch, not embedded's 40 steps.
+    assert load_profile("paper")["starts"]["pretrained"]["steps"] is None
+
+
+def test_lists_are_json_lists_and_every_default_is_filled_in():
+    profile = load_profile("embedded")
+    assert profile["augmentations"]["runs"] == ["bare:crops", "bare:dropout", "pretrained:crops", "pretrained:dropout"]
+    assert profile["starts"]["bare"]["steps"] is None and profile["starts"]["bare"]["init"] == "pretrained"
+
+
+@pytest.mark.parametrize(("raw_change", "message"), [
+    ({"eval": {"kk": 3}}, "Unknown profile setting 'profile.eval.kk' in broken"),
+    ({"seed": "42"}, "Profile setting 'profile.seed' = '42' in broken has type str"),
+    ({"starts": {"bare": {"model": "bare", "lr": -1.0}}}, "In broken, 'starts.bare': Training parameter lr=-1.0"),
+    ({"starts": {"bare": {"lr": 0.5}}}, "Profile setting 'starts.bare.model' is missing in broken"),
+])
+def test_a_broken_profile_file_names_the_key_and_the_file(raw_change, message):
+    raw = {"name": "x", "description": "", "corpus": "wiki", "starts": {"bare": {"model": "bare"}}, **raw_change}
+    with pytest.raises(TextembedError) as err:
+        validate(raw, "broken")
+    assert message in err.value.problem

@@ -100,14 +100,15 @@ class Run:
                 "trained_on": self.trained_on, "overrides": dict(self.overrides), "reference": None}
 
 
-def parse_runs(text: str, profile: Mapping) -> list[Run]:
-    """A notebook parameter ``"bare:crops,pretrained:untrained"`` → runs, each checked against the profile.
+def parse_runs(text: str | list[str], profile: Mapping) -> list[Run]:
+    """``"bare:crops,pretrained:untrained"`` (a notebook parameter) or a profile's list → runs, each checked.
 
-    This is the one place where the reader's typed text becomes runs; the rest of
-    the code passes ``Run`` values around.
+    This is the one place where typed text becomes runs; the rest of the code
+    passes ``Run`` values around.
     """
+    items = text.split(",") if isinstance(text, str) else text
     runs = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    for item in filter(None, (part.strip() for part in items)):
         start, _, augmentation = item.partition(":")
         start_spec(profile, start)
         runs.append(Run(start, augmentation))
@@ -156,17 +157,15 @@ def start_eval_set(profile: Mapping, corpus: Corpus, start: str) -> EvalSet:
 def make_encoder(profile: Mapping, start: str, pooling: str | None = None) -> TextEncoder:
     """A fresh (untrained) encoder for one of the profile's starts."""
     spec = start_spec(profile, start)
-    return load_encoder(
-        spec["model"], init=spec.get("init", "pretrained"), pooling=pooling or spec.get("pooling"),
-        max_length=spec.get("max_length", 128), config_overrides=spec.get("config_overrides"),
-        tokenizer_from=spec.get("tokenizer_from", "all-MiniLM-L6-v2"), seed=profile["seed"],
-    )
+    options = {key: spec[key] for key in ("init", "max_length", "config_overrides", "tokenizer_from")
+               if spec.get(key) is not None}
+    return load_encoder(spec["model"], pooling=pooling or spec.get("pooling"), seed=profile["seed"], **options)
 
 
 def train_config(profile: Mapping, start: str, augmentation: str, **overrides: Any) -> TrainConfig:
     """The profile's training settings for ``start`` with ``augmentation`` and any overrides."""
     spec = start_spec(profile, start)
-    settings = {k: spec[k] for k in _TRAIN_KEYS if k in spec}
+    settings = {k: spec[k] for k in _TRAIN_KEYS if spec.get(k) is not None}
     settings.update(
         augmentation=augmentation, n_sentences=profile["crops"]["n_sentences"],
         splitter=profile["crops"]["splitter"], seed=profile["seed"], device=profile["device"],

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..experiments import notebook_settings
-from ..params import Param, positive
+from ..params import Param
 from ..profiles import profile_names
 from ..training.precision import PRECISIONS
 
@@ -25,15 +25,16 @@ PROFILE_WIDE = {
     "precision": Param(str, optional=True, choices=PRECISIONS),
 }
 
-# Per start: None keeps the profile's value for each start.
+# Per start: None keeps the profile's value for each start. Each one's range is the TrainConfig field's of
+# the same name (``ranges.range_for``), so a notebook refuses exactly what the Python API and the CLI refuse.
 TRAINING = {
-    "batch_size": Param(int, optional=True, check=lambda v: v >= 2, expected="an integer ≥ 2"),
-    "lr": Param(float, optional=True, **positive("a positive learning rate, e.g. 2e-5")),
-    "temperature": Param(float, optional=True, **positive("a positive temperature, e.g. 0.05")),
-    "n_sentences": Param(int, optional=True, **positive("a number of sentences ≥ 1")),
-    "epochs": Param(float, optional=True, **positive("a positive number of epochs")),
-    "steps": Param(int, optional=True, **positive("a number of batches ≥ 1")),
-    "eval_every": Param(int, optional=True, **positive("a number of batches ≥ 1")),
+    "batch_size": Param(int, optional=True),
+    "lr": Param(float, optional=True),
+    "temperature": Param(float, optional=True),
+    "n_sentences": Param(int, optional=True),
+    "epochs": Param(float, optional=True),
+    "steps": Param(int, optional=True),
+    "eval_every": Param(int, optional=True),
     **PROFILE_WIDE,
 }
 
@@ -49,5 +50,5 @@ def validate(namespace: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[st
 
 
 def training_overrides(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The training parameters the reader set (not None), as ``trained_encoder`` overrides."""
+    """The training parameters the reader set (not None), as ``Run`` overrides."""
     return {k: settings[k] for k in TRAINING if k not in PROFILE_WIDE and settings.get(k) is not None}
