@@ -145,7 +145,7 @@ def findings(results: Mapping[Run, Evaluated], gaps: Mapping[Run, Evaluated] | N
             found.append(compare(results[crops], results[dropout], metric, claim="crops beat dropout"))
         if crops and Run(start) in results:
             found.append(compare(results[crops], results[Run(start)], metric,
-                                 claim="crops improve on the untrained model"))
+                                 claim="training with crops improves on the untrained model"))
     runs = gap_runs(gaps or {})
     for run in runs[1:]:
         found.append(compare(gaps[run], gaps[runs[0]], metric, expected_sign=-1,

@@ -4,25 +4,40 @@ Scores the profile's models with the ``mteb`` library through
 ``textembed_utils.evaluation.mteb_eval``: offline, two local tasks over the
 profile's labelled corpus (k-means clustering scored by v-measure, logistic
 regression classification scored by accuracy); under the paper profile, the
-paper's 19 tasks from the hub.
+paper's 19 tasks from the hub. The notebook fits each run with
+``experiments.fit`` and scores it with ``mteb_scores``; the local classification
+task's per-text outcomes give its accuracy a 95 % interval and let two models be
+compared on the same test texts (``findings``).
 
-Record ``02_mteb``: ``metrics["<start>/<augmentation>"]`` = ``{"<task>": score,
-..., "block/<block>": score, "block_average": score}`` with scores as fractions in
-[0, 1] (mteb reports percent; we divide by 100).
+Record ``02_mteb``: ``metrics[<run name>]`` = ``{"<task>": score, ..., "block/<block>": score,
+"block_average": score}`` with scores as fractions in [0, 1] (mteb reports percent; we
+divide by 100); ``rows`` = one row per run × local classification task (``metric`` = the
+task name, ``value``, ``low``, ``high``, ``n_test``); ``findings`` = per start crops vs
+dropout and each augmentation vs untrained on that task, with paired 95 % intervals.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from .. import experiments as ex
 from ..evaluation import mteb_eval
+from ..evaluation.intervals import accuracy_with_interval
+from ..evaluation.scoring import Scores
+from ..experiments import Run
+from ..models import TextEncoder
 from ..params import Param, positive
+from ..results import paper_table, tables
+from ..results.findings import Finding, compare
 from .common import PROFILE, PROFILE_WIDE
 from .common import validate as _validate
+
+PAPER_MODELS = ["MPNet", "MPNet + dropout", "MPNet + crops"]
 
 SPEC: dict[str, Param] = {
     **PROFILE,
@@ -58,36 +73,101 @@ def tasks_and_blocks(settings: Mapping[str, Any]) -> tuple[list, dict[str, tuple
                                           "Classification": ("WikiTopicClassification",)}
 
 
-def score_models(settings: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """MTEB main scores (percent) per model and task, plus block averages."""
+@dataclass
+class MtebScored:
+    """One model's MTEB results: main score per task and block averages (percent), and the per-text
+    outcomes of the local classification tasks as ``Scores`` (accuracy, 95 % interval, test texts)."""
+
+    run: Run
+    tasks: dict[str, float]
+    blocks: dict[str, float]
+    scores: Scores = field(repr=False)
+
+
+def _has_outcomes(task: Any) -> bool:
+    """Whether ``task`` is a classification task object we built (one experiment: one outcome per text)."""
+    return not isinstance(task, str) and task.metadata.type == "Classification" \
+        and str(task.metadata.dataset.get("path", "")).startswith("local/")
+
+
+def mteb_scores(run: Run, encoder: TextEncoder, tasks: list, blocks: Mapping[str, tuple[str, ...]],
+                settings: Mapping[str, Any]) -> MtebScored:
+    """``encoder`` through ``mteb_eval.run_mteb`` on ``tasks``, with its classification outcomes per text."""
     profile = settings["profile_settings"]
-    corpus = ex.profile_corpus(profile)
-    tasks, blocks = tasks_and_blocks(settings)
-    scores = {}
-    for start, augmentation in settings["models"]:
-        encoder, _, _ = ex.run_model(profile, start, augmentation, corpus)
+    with tempfile.TemporaryDirectory() as predictions:
         task_scores = mteb_eval.run_mteb(encoder, tasks, batch_size=profile["eval"]["batch_size"],
-                                         max_length=settings["max_length"])
-        averages = mteb_eval.block_averages(task_scores, blocks)
-        scores[f"{start}/{augmentation}"] = {**task_scores, **{f"block/{k}": v for k, v in averages.items()}}
-        print(f"{start}/{augmentation}: block average {averages['Block average']:.1f}")
-    return scores
+                                         max_length=settings["max_length"], prediction_folder=predictions)
+        correct = {task.metadata.name: mteb_eval.classification_correct(task, predictions)
+                   for task in tasks if _has_outcomes(task)}
+    scores = Scores({name: accuracy_with_interval(hits) for name, hits in correct.items()}, correct)
+    return MtebScored(run, task_scores, mteb_eval.block_averages(task_scores, blocks), scores)
 
 
-def scores_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
-    """Tasks and block averages as rows, models as columns (percent), like the paper's Table 1."""
-    return pd.DataFrame(scores).round(1)
+def scores_table(scored: Mapping[Run, MtebScored]) -> pd.DataFrame:
+    """Tasks, then block averages, as rows; models as columns (percent, one decimal), like the paper's Table 1.
+
+    A classification task scored per text shows its 95 % interval, and its number
+    of test texts in the last column.
+    """
+    columns: dict[str, dict[str, str]] = {}
+    test_texts: dict[str, object] = {}
+    for run, result in scored.items():
+        column = {}
+        for task, value in result.tasks.items():
+            accuracy = result.scores.accuracies.get(task)
+            column[task] = tables.percent(accuracy) if accuracy else f"{value:.1f}"
+            test_texts[task] = accuracy.n_test if accuracy else "–"
+        column.update({f"block: {block}" if block != "Block average" else block: f"{value:.1f}"
+                       for block, value in result.blocks.items()})
+        columns[run.name] = column
+    frame = pd.DataFrame(columns)
+    frame["test texts"] = pd.Series(test_texts)
+    return frame.fillna("–")
 
 
-def record(settings: Mapping[str, Any], scores: Mapping[str, Mapping[str, float]], seconds: float):
+def table_s1(scored: Mapping[Run, MtebScored]) -> pd.DataFrame:
+    """Table S1 (block averages, %) of MPNet before and after fine-tuning, beside ours for the blocks we ran."""
+    frame = paper_table("Table S1")[PAPER_MODELS].rename(columns=lambda c: f"paper: {c}")
+    for run, result in scored.items():
+        frame[f"ours: {run.name}"] = pd.Series(result.blocks)
+    return frame.round(1)
+
+
+def _find(scored: Mapping[Run, MtebScored], start: str, augmentation: str) -> Run | None:
+    return next((run for run in scored if (run.start, run.augmentation) == (start, augmentation)), None)
+
+
+def findings(scored: Mapping[Run, MtebScored]) -> list[Finding]:
+    """Per start and classification task scored per text: crops vs dropout, each augmentation vs untrained.
+
+    Paired 95 % intervals over the task's test texts (``results.findings.compare``);
+    the clustering and hub tasks give one score per model, so they have none.
+    """
+    found = []
+    for start in dict.fromkeys(run.start for run in scored):
+        crops, dropout, untrained = (_find(scored, start, aug) for aug in ("crops", "dropout", ex.UNTRAINED))
+        for task in scored[next(run for run in scored if run.start == start)].scores.correct:
+            if crops and dropout:
+                found.append(compare(scored[crops], scored[dropout], task, claim="crops beat dropout"))
+            for trained in (run for run in (crops, dropout) if run and untrained):
+                found.append(compare(scored[trained], scored[untrained], task,
+                                     claim=f"training with {trained.augmentation} improves on the untrained model"))
+    return found
+
+
+def record(settings: Mapping[str, Any], scored: Mapping[Run, MtebScored], found: list[Finding], seconds: float):
     """Write the chapter's results record (scores as fractions)."""
     from ..results import write_record
 
     profile = settings["profile_settings"]
     metrics = {
-        run: {("block_average" if k == "block/Block average" else k): v / 100 for k, v in values.items()}
-        for run, values in scores.items()
+        run.name: {**{task: value / 100 for task, value in result.tasks.items()},
+                   **{("block_average" if block == "Block average" else f"block/{block}"): value / 100
+                      for block, value in result.blocks.items()}}
+        for run, result in scored.items()
     }
-    config = {k: v for k, v in settings.items() if k != "profile_settings"}
-    return write_record(profile["name"], "02_mteb", config=config, metrics=metrics, wall_time_s=seconds,
-                        device=profile["device"], data_fingerprint=ex.profile_corpus(profile).fingerprint())
+    config = {k: v for k, v in settings.items() if k not in ("profile_settings", "models")}
+    config["models"] = [run.fields() for run in scored]
+    return write_record(profile["name"], "02_mteb", config=config, metrics=metrics, rows=tables.tidy_rows(scored),
+                        findings=[f.to_dict() for f in found], wall_time_s=seconds, device=profile["device"],
+                        data_fingerprint=ex.profile_corpus(profile).fingerprint())

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import random
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -458,12 +460,15 @@ def run_mteb(
     max_length: int = EVAL_MAX_LENGTH,
     name: str | None = None,
     progress: bool = False,
+    prediction_folder: str | Path | None = None,
 ) -> dict[str, float]:
     """Evaluate ``encoder`` on MTEB ``tasks``; main score per task name, in percent.
 
     ``tasks``: task objects (e.g. from ``local_clustering_task``) and/or names of mteb
-    tasks (e.g. ``PAPER_TASKS["STS"]``). Results are never cached nor written to disk.
-    A task whose data needs the hub raises ``TextembedError`` when offline.
+    tasks (e.g. ``PAPER_TASKS["STS"]``). Results are never cached nor written to disk;
+    with ``prediction_folder``, mteb writes each task's predictions there (read them
+    with ``classification_correct``). A task whose data needs the hub raises
+    ``TextembedError`` when offline.
     """
     mteb = _mteb()
     if isinstance(tasks, (str, mteb.abstasks.AbsTask)):
@@ -499,13 +504,34 @@ def run_mteb(
             encode_kwargs={"batch_size": batch_size, "show_progress_bar": progress},
             show_progress_bar=progress,
             raise_error=True,
-            prediction_folder=None,
+            prediction_folder=prediction_folder,
         )
     scores = {tr.task_name: 100.0 * _main_score(tr) for tr in result.task_results}
     missing = [n for n in seen if n not in scores]
     if missing:  # pragma: no cover - raise_error=True should have raised already
         raise TextembedError(f"MTEB returned no score for {missing}.", "rerun with progress=True to see why.")
     return {n: scores[n] for n in seen}
+
+
+def classification_correct(task, prediction_folder: str | Path) -> np.ndarray:
+    """Per test text of a local classification ``task``, whether mteb's classifier labelled it right.
+
+    Reads the predictions ``run_mteb(..., prediction_folder=...)`` wrote; they
+    follow the order of the task's test split. One outcome per text needs one
+    experiment, which ``local_classification_task`` runs by default. These per-text
+    outcomes let two models be compared on the same test texts (a paired interval).
+    """
+    path = Path(prediction_folder) / f"{task.metadata.name}_predictions.json"
+    if not path.exists():
+        raise TextembedError(f"No predictions of the MTEB task {task.metadata.name} in {prediction_folder}.",
+                             "run run_mteb(..., prediction_folder=<that folder>) on the task first.")
+    experiments = json.loads(path.read_text())["default"]["test"]
+    if len(experiments) != 1:
+        raise TextembedError(
+            f"The MTEB task {task.metadata.name} ran {len(experiments)} experiments: no single outcome per text.",
+            "use local_classification_task with samples_per_label=None (one experiment on every training text).",
+        )
+    return np.asarray(experiments[0]) == np.asarray(task.dataset["test"]["label"])
 
 
 def block_averages(
@@ -537,6 +563,7 @@ __all__ = [
     "PAPER_TASK_NOTES",
     "PAPER_TASK_REVISIONS",
     "block_averages",
+    "classification_correct",
     "get_paper_tasks",
     "local_classification_task",
     "local_clustering_task",
