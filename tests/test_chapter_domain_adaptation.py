@@ -128,6 +128,9 @@ def test_decomposition_splits_the_in_domain_gain():
     assert row["domain_gain_pp"] == pytest.approx(8.0)
     assert row["sentence_share"] == pytest.approx(0.6)
     assert row["sentence_gain_pp"] + row["domain_gain_pp"] == pytest.approx(row["total_gain_pp"])
+    readable = da.decomposition_table(table).loc[("bare", "docs")]
+    assert readable["share from source (%)"] == pytest.approx(60.0)
+    assert readable["total gain (p.p.)"] == pytest.approx(20.0) and readable["untrained (%)"] == pytest.approx(50.0)
 
 
 def test_no_in_domain_gain_has_no_share():

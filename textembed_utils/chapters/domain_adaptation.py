@@ -226,6 +226,16 @@ def decomposition(results: Mapping[Run, Evaluated], target: str, metric: str = "
     return pd.DataFrame(rows).set_index(["start", "source"]).round(3)
 
 
+
+def decomposition_table(decomposition: pd.DataFrame) -> pd.DataFrame:
+    """``decomposition`` as people read it: named columns, accuracies and gains with one decimal, share in %."""
+    return (decomposition.assign(sentence_share=100 * decomposition["sentence_share"])
+            .rename(columns={"untrained": "untrained (%)", "trained on source": "trained on source (%)",
+                             "trained on target": "trained on target (%)", "total_gain_pp": "total gain (p.p.)",
+                             "sentence_gain_pp": "sentence (p.p.)", "domain_gain_pp": "domain (p.p.)",
+                             "sentence_share": "share from source (%)"})
+            .round(1))
+
 MOST_OF_THE_GAIN = "gives most of the in-domain gain"
 
 
