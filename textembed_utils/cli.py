@@ -216,22 +216,18 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .atomic import atomic_path, ensure_writable_dir
-    from .evaluation import encode
+    """Embed the corpus slice by slice straight into the .npy file: memory stays bounded whatever its size."""
+    from .atomic import ensure_writable_dir
+    from .evaluation.encode_file import encode_to_npy
 
     if args.out.suffix != ".npy":
         raise TextembedError(f"--out {args.out} does not end in .npy.", "name the output file FILE.npy.")
     ensure_writable_dir(args.out.parent)
     corpus = read_corpus(args)
     encoder = _load_for_inference(args)
-    vectors = encode(encoder, corpus.texts, batch_size=args.encode_batch_size, normalize=args.normalize,
-                     progress=not args.quiet).astype(np.float32)
-    with atomic_path(args.out) as staged, open(staged, "wb") as fh:
-        np.save(fh, vectors)
-    print(f"Wrote {args.out}: {vectors.shape[0]:,} × {vectors.shape[1]} embeddings of '{corpus.name}' "
-          f"by {args.model}.")
+    rows, dims = encode_to_npy(encoder, corpus.texts, args.out, batch_size=args.encode_batch_size,
+                               normalize=args.normalize, progress=not args.quiet)
+    print(f"Wrote {args.out}: {rows:,} × {dims} embeddings of '{corpus.name}' by {args.model}.")
     return 0
 
 

@@ -1,0 +1,41 @@
+"""Embeddings written slice by slice into a .npy file (issue 14: large corpora in bounded memory)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textembed_utils.evaluation import encode
+from textembed_utils.evaluation.encode_file import encode_to_npy
+
+
+@pytest.mark.parametrize("model", ["tiny_encoder", "tiny_bare"])
+def test_slices_give_the_rows_encode_gives(request, toy_corpus, tmp_path, model):
+    encoder = request.getfixturevalue(model)
+    path = tmp_path / "v.npy"
+    shape = encode_to_npy(encoder, toy_corpus.texts, path, batch_size=8, slice_texts=7, progress=False)
+    written = np.load(path)
+    assert shape == written.shape == (len(toy_corpus), encoder.hidden_size) and written.dtype == np.float32
+    np.testing.assert_allclose(written, encode(encoder, toy_corpus.texts, batch_size=8, progress=False), atol=1e-5)
+
+
+def test_normalized_rows_have_unit_length(tiny_bare, toy_corpus, tmp_path):
+    encode_to_npy(tiny_bare, toy_corpus.texts, tmp_path / "v.npy", normalize=True, slice_texts=10, progress=False)
+    np.testing.assert_allclose(np.linalg.norm(np.load(tmp_path / "v.npy"), axis=1), 1.0, atol=1e-5)
+
+
+def test_an_interruption_mid_corpus_leaves_no_file(tiny_bare, toy_corpus, tmp_path, monkeypatch):
+    import textembed_utils.evaluation.encode_file as encode_file
+
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(encode_file, "encode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        encode_to_npy(tiny_bare, toy_corpus.texts, tmp_path / "v.npy", slice_texts=10, progress=False)
+    assert list(tmp_path.iterdir()) == []
