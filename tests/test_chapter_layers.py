@@ -11,43 +11,15 @@ import pytest
 
 from textembed_utils.chapters import layers
 from textembed_utils.errors import TextembedError
-from textembed_utils.evaluation.intervals import accuracy_with_interval
-from textembed_utils.evaluation.scoring import EvalSpec, Scores
-from textembed_utils.experiments import Evaluated, Run, RunResult
+from textembed_utils.evaluation.scoring import EvalSpec
+from textembed_utils.experiments import Evaluated, Run
 from textembed_utils.results.verdicts import Verdict
-from textembed_utils.training import TrainConfig
+
+from scored import evaluated, nested
+from scored import outcomes as correct
 
 TRAINING_NONE = dict.fromkeys(("batch_size", "lr", "temperature", "n_sentences", "epochs", "steps", "eval_every",
                                "seed", "device", "precision"))
-N_TEST = 400
-
-
-def correct(accuracy: float, seed: int = 0) -> np.ndarray:
-    """``N_TEST`` per-text outcomes with exactly ``accuracy`` right, shuffled with ``seed``."""
-    hits = np.zeros(N_TEST, dtype=bool)
-    hits[: round(accuracy * N_TEST)] = True
-    return np.random.default_rng(seed).permutation(hits)
-
-
-def nested(accuracies: list[float]) -> list[np.ndarray]:
-    """Outcomes where each better model gets right a superset of a worse one's texts (as training does)."""
-    order = np.random.default_rng(1).permutation(N_TEST)
-    outcomes = []
-    for accuracy in accuracies:
-        hits = np.zeros(N_TEST, dtype=bool)
-        hits[order[: round(accuracy * N_TEST)]] = True
-        outcomes.append(hits)
-    return outcomes
-
-
-def evaluated(run: Run, hits: np.ndarray, steps: int = 5, config: TrainConfig | None = None) -> Evaluated:
-    scores = Scores({"knn_euclidean": accuracy_with_interval(hits)}, {"knn_euclidean": hits})
-    fitted = RunResult(run, encoder=None, model_key=run.name, total_steps=steps if run.trained else 0,
-                       batches_per_epoch=195, train_seconds=1.0,
-                       config=(config or TrainConfig(steps=steps)).to_dict() if run.trained else None)
-    return Evaluated(run, scores, None, fitted)
-
-
 def freeze_results(per_k: list[float], num_layers: int) -> dict[Run, Evaluated]:
     settings = {"freeze_start": "pretrained", "freeze_overrides": {"steps": 5}}
     runs = layers.freeze_runs(settings, num_layers)

@@ -154,12 +154,13 @@ def start_eval_set(profile: Mapping, corpus: Corpus, start: str) -> EvalSet:
     return eval_set(profile, corpus, start_spec(profile, start).get("eval_size"))
 
 
-def make_encoder(profile: Mapping, start: str, pooling: str | None = None) -> TextEncoder:
-    """A fresh (untrained) encoder for one of the profile's starts."""
+def make_encoder(profile: Mapping, start: str, pooling: str | None = None, seed: int | None = None) -> TextEncoder:
+    """A fresh (untrained) encoder for one of the profile's starts; random weights drawn with ``seed`` (the profile's)."""
     spec = start_spec(profile, start)
     options = {key: spec[key] for key in ("init", "max_length", "config_overrides", "tokenizer_from")
                if spec.get(key) is not None}
-    return load_encoder(spec["model"], pooling=pooling or spec.get("pooling"), seed=profile["seed"], **options)
+    return load_encoder(spec["model"], pooling=pooling or spec.get("pooling"),
+                        seed=profile["seed"] if seed is None else seed, **options)
 
 
 def train_config(profile: Mapping, start: str, augmentation: str, **overrides: Any) -> TrainConfig:
@@ -194,9 +195,9 @@ def run_fingerprint(profile: Mapping, start: str, config: TrainConfig, corpus: C
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def base_model_key(profile: Mapping, start: str) -> str:
+def base_model_key(profile: Mapping, start: str, seed: int | None = None) -> str:
     """A cache key for the untrained encoder of ``start`` (its spec and the seed determine its weights)."""
-    payload = json.dumps([start_spec(profile, start), profile["seed"]], sort_keys=True)
+    payload = json.dumps([start_spec(profile, start), profile["seed"] if seed is None else seed], sort_keys=True)
     return f"{start}-untrained-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
 
 
@@ -282,7 +283,8 @@ def fit(
     then says where an interrupted run keeps its checkpoint.
     """
     if not run.trained:
-        return RunResult(run, make_encoder(profile, run.start), base_model_key(profile, run.start))
+        seed = dict(run.overrides).get("seed")
+        return RunResult(run, make_encoder(profile, run.start, seed=seed), base_model_key(profile, run.start, seed))
     corpus = corpus if corpus is not None else profile_corpus(profile, run.trained_on)
     config = run_config(profile, run)
     key = run_fingerprint(profile, run.start, config, corpus)
@@ -308,7 +310,7 @@ def fit(
 
 def _train(run: Run, profile: Mapping, corpus: Corpus, config: TrainConfig, curve_data: EvalSet | None,
            progress: bool, key: str, checkpoint_dir: Path | None) -> RunResult:
-    encoder = make_encoder(profile, run.start)
+    encoder = make_encoder(profile, run.start, seed=config.seed)  # a training seed draws the initial weights too
     eval_fn = None
     if curve_data is not None:
         def eval_fn(enc: TextEncoder, step: int) -> dict[str, float]:

@@ -23,6 +23,7 @@ from .. import experiments as ex
 from ..experiments import Evaluated, Run
 from ..params import Param
 from ..results import tables
+from ..evaluation.intervals import seed_spread
 from ..results.findings import Finding, compare
 from .common import PROFILE, TRAINING, training_overrides
 from .common import validate as _validate
@@ -55,6 +56,9 @@ def validate(namespace: Mapping[str, Any]) -> dict[str, Any]:
     values = [float(v) for v in values.split(",")] if values else defaults.get("sweep_values", [])
     if parameter in ("n_sentences", "batch_size"):
         values = [int(v) for v in values]
+    settings["seed_runs"] = [Run.of(start, augmentation, **overrides, seed=None if seed == profile["seed"] else seed)
+                             for start in defaults.get("seed_starts", []) for seed in defaults.get("seeds", [])
+                             for augmentation in ("crops", "dropout")]
     base = Run.of(settings["sweep_start"], "crops", **overrides)
     settings.update(sweep_parameter=parameter,
                     sweep_runs=[base.with_overrides(**{parameter: v}) for v in values] if parameter else [])
@@ -115,22 +119,47 @@ def findings(results: Mapping[Run, Evaluated], metric: str = "knn_euclidean") ->
         for run in results:
             if run.start == start and run.trained and not run.overrides:
                 found.append(compare(results[run], results[Run(start)], metric,
-                                     claim=f"training with {run.augmentation} improves on the untrained model"))
+                                     claim=f"{run.augmentation} improves on untrained"))
     return found
 
 
+def seed_study(results: Mapping[Run, Evaluated], metric: str = "knn_euclidean") -> tuple[pd.DataFrame, dict]:
+    """Crops vs dropout at each training seed of ``results`` (one row per start × seed) and its spread over seeds.
+
+    Each row is the paired comparison on the same test texts (the test-text noise);
+    the spread of the differences over seeds is the training noise, summarised per
+    start by ``seed_spread`` (mean, sd and a t interval over the seeds).
+    """
+    rows, spreads = [], {}
+    for start in starts(list(results)):
+        pairs = {}
+        for run in results:
+            if run.start == start and run.augmentation in ("crops", "dropout"):
+                pairs.setdefault(dict(run.overrides).get("seed"), {})[run.augmentation] = results[run]
+        found = {seed: compare(pair["crops"], pair["dropout"], metric, claim="crops beat dropout")
+                 for seed, pair in pairs.items() if len(pair) == 2}
+        for seed, finding in found.items():
+            row = {k: v for k, v in finding.row().items() if k not in ("claim", "comparison")}
+            rows.append({"start": start, "seed": "profile's" if seed is None else seed, **row})
+        if len(found) > 1:
+            spreads[start] = seed_spread([finding.difference for finding in found.values()])
+    return pd.DataFrame(rows), spreads
+
+
 def record(settings: Mapping[str, Any], results: Mapping[Run, Evaluated], swept: Mapping[Run, Evaluated],
-           found: list[Finding], seconds: float):
-    """Write the chapter's results record."""
+           seeded: Mapping[Run, Evaluated], found: list[Finding], spreads: Mapping[str, Any], seconds: float):
+    """Write the chapter's results record (``seeded``: the seed study's runs; ``spreads``: its spread per start)."""
     from ..results import write_record
 
     profile = settings["profile_settings"]
-    config = {k: v for k, v in settings.items() if k not in ("profile_settings", "runs", "sweep_runs")}
+    config = {k: v for k, v in settings.items() if k not in ("profile_settings", "runs", "sweep_runs", "seed_runs")}
     config["runs"] = [run.fields() for run in results]
-    config["train_configs"] = {run.name: ev.result.config for run, ev in {**results, **swept}.items()}
+    config["train_configs"] = {run.name: ev.result.config for run, ev in {**results, **swept, **seeded}.items()}
+    rows = (tables.tidy_rows(results, part="runs") + tables.tidy_rows(swept, part="sweep")
+            + tables.tidy_rows(seeded, part="seeds"))
     return write_record(
-        profile["name"], "01_augmentations", config=config,
-        rows=tables.tidy_rows(results, part="runs") + tables.tidy_rows(swept, part="sweep"),
-        findings=[f.to_dict() for f in found], curves=curves(results), wall_time_s=seconds,
-        device=profile["device"], data_fingerprint=ex.profile_corpus(profile).fingerprint(),
+        profile["name"], "01_augmentations", config=config, rows=rows, findings=[f.to_dict() for f in found],
+        metrics={"seed_spread": {start: spread.to_dict() for start, spread in spreads.items()}},
+        curves=curves(results), wall_time_s=seconds, device=profile["device"],
+        data_fingerprint=ex.profile_corpus(profile).fingerprint(),
     )

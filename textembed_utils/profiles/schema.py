@@ -86,6 +86,8 @@ class AugmentationsSection:
     runs: list = field(default_factory=list)
     sweep_parameter: str | None = None
     sweep_values: list = field(default_factory=list)
+    seed_starts: list = field(default_factory=list)  # starts whose crops-vs-dropout comparison is repeated per seed
+    seeds: list = field(default_factory=list)  # the training seeds of that repetition (the profile's seed among them)
 
 
 @dataclass(frozen=True)

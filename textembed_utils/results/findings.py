@@ -42,8 +42,8 @@ class Finding:
     def row(self) -> dict:
         """The finding as a table row people read."""
         return {"claim": self.claim, "comparison": f"{self.first} − {self.second}",
-                "metric": METRIC_NAMES.get(self.metric, self.metric),
-                "difference (p.p.)": f"{100 * self.difference:+.1f} ({100 * self.low:+.1f} to {100 * self.high:+.1f})",
+                f"{METRIC_NAMES.get(self.metric, self.metric)}, p.p.":
+                    f"{100 * self.difference:+.1f} ({100 * self.low:+.1f} to {100 * self.high:+.1f})",
                 "test texts": self.n_test, "verdict": self.verdict.value}
 
     def to_dict(self) -> dict:
