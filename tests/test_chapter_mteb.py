@@ -65,12 +65,12 @@ def test_classification_outcomes_need_the_predictions_and_a_single_experiment(tm
         mteb_eval.classification_correct(task, tmp_path)
 
 
-def scored(run: Run, right: int, blocks: dict | None = None) -> chapter.MtebScored:
+def scored(run: Run, right: int) -> chapter.MtebScored:
     """``run`` right on the first ``right`` of N_TEST classification test texts."""
     correct = {TASK: np.arange(N_TEST) < right}
     value = 100 * right / N_TEST
-    return chapter.MtebScored(run, {"WikiTopicClustering": 40.0, TASK: value},
-                              blocks or {"Clustering": 40.0, "Classification": value, "Block average": (40 + value) / 2},
+    blocks = {"Clustering": 40.0, "Classification": value, "Block average": (40 + value) / 2}
+    return chapter.MtebScored(run, {"WikiTopicClustering": 40.0, TASK: value}, blocks,
                               Scores({TASK: accuracy_with_interval(correct[TASK])}, correct))
 
 
