@@ -16,15 +16,16 @@ import pytest
 from textembed_utils.chapters import domain_adaptation as da
 from textembed_utils.corpora import Corpus
 from textembed_utils.errors import TextembedError
-from textembed_utils.evaluation.intervals import accuracy_with_interval
-from textembed_utils.evaluation.scoring import Scores
-from textembed_utils.experiments import Evaluated, Run, RunResult
+from textembed_utils.experiments import Run
 from textembed_utils.results.verdicts import Verdict
+
+from scored import evaluated
 
 TRAINING_NONE = dict.fromkeys(("batch_size", "lr", "temperature", "n_sentences", "epochs", "steps", "eval_every",
                                "seed", "device", "precision"))
 SENTENCE = "This sentence is long enough to be kept by the crop rule because it has well over one hundred characters"
 N_TEST = 1000
+METRICS = ("knn_euclidean", "knn_cosine")
 
 
 def croppable(i: int) -> str:
@@ -108,16 +109,9 @@ def first_right(n: int, also: range = range(0)) -> np.ndarray:
     return correct
 
 
-def evaluated(run: Run, correct: np.ndarray, curve: list[dict] | None = None) -> Evaluated:
-    outcomes = {metric: correct for metric in ("knn_euclidean", "knn_cosine")}
-    result = RunResult(run, None, "key", curve=curve or []) if run.trained else None
-    return Evaluated(run, Scores({m: accuracy_with_interval(c) for m, c in outcomes.items()}, outcomes),
-                     result=result)
-
-
 def domain_results(untrained: np.ndarray, source: np.ndarray, target: np.ndarray, start: str = "bare") -> dict:
     runs = (Run(start), Run(start, "crops"), Run(start, "crops", "docs"))
-    return {run: evaluated(run, correct) for run, correct in zip(runs, (untrained, target, source))}
+    return {run: evaluated(run, correct, metrics=METRICS) for run, correct in zip(runs, (untrained, target, source))}
 
 
 def test_decomposition_splits_the_in_domain_gain():
@@ -173,8 +167,7 @@ def test_starts_that_disagree_give_a_mixed_verdict():
 
 def test_curves_are_grouped_by_start_and_training_corpus_and_the_table_names_it():
     results = domain_results(first_right(500), first_right(620), first_right(700))
-    results[Run("bare", "crops")] = evaluated(Run("bare", "crops"), first_right(700),
-                                              curve=[{"step": 0, "knn_euclidean": 0.5}])
+    results[Run("bare", "crops")].result.curve = [{"step": 0, "knn_euclidean": 0.5}]
     assert da.curves_by_start(results, "wiki") == {"bare": {"trained on wiki": [{"step": 0, "knn_euclidean": 0.5}]}}
     table = da.results_table(results, "wiki")
     assert table["trained on"].tolist() == ["—", "wiki", "docs"]

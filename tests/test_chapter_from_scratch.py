@@ -1,6 +1,6 @@
 """Chapter 5: the runs it trains, Table S6 beside ours and the findings, on hand-made scored runs.
 
-Per-text outcomes are nested (a model right on the first ``n`` of 100 test texts),
+Per-text outcomes are nested (a model right on the first ``n`` of 100 test texts, ``tests/scored.py``),
 so every accuracy and paired difference is known exactly; the notebook runs end
 to end on the tiny profile in tests/test_notebooks.py.
 """
@@ -13,28 +13,24 @@ import numpy as np
 import pytest
 
 from textembed_utils.chapters import from_scratch
-from textembed_utils.evaluation.intervals import accuracy_with_interval, wilson_interval
-from textembed_utils.evaluation.scoring import Scores
+from textembed_utils.evaluation.intervals import wilson_interval
 from textembed_utils.experiments import Evaluated, Run
 from textembed_utils.results import paper_table, tables
 from textembed_utils.results.verdicts import Verdict
 
+from scored import evaluated
+
 TRAINING_NONE = dict.fromkeys(("batch_size", "lr", "temperature", "n_sentences", "epochs", "steps", "eval_every",
                                "seed", "device", "precision"))
 N_TEST = 100
+METRICS = ("knn_euclidean", "knn_cosine")
 ACCURACY = {("pretrained", "untrained"): 80, ("pretrained", "crops"): 82, ("pretrained", "dropout"): 81,
             ("scratch", "untrained"): 50, ("scratch", "crops"): 72, ("scratch", "dropout"): 55,
             ("bare", "untrained"): 54, ("bare", "crops"): 83, ("bare", "dropout"): 63}
 
 
-def scored(run: Run, right: int) -> Evaluated:
-    """``run`` right on the first ``right`` of N_TEST texts (Euclidean), and one more text with cosine."""
-    outcomes = {"knn_euclidean": np.arange(N_TEST) < right, "knn_cosine": np.arange(N_TEST) < right + 1}
-    return Evaluated(run, Scores({m: accuracy_with_interval(c) for m, c in outcomes.items()}, outcomes))
-
-
 def scratch_results(skip: tuple[str, str] | None = None) -> dict[Run, Evaluated]:
-    return {Run(start, augmentation): scored(Run(start, augmentation), right)
+    return {Run(start, augmentation): evaluated(Run(start, augmentation), np.arange(N_TEST) < right, metrics=METRICS)
             for (start, augmentation), right in ACCURACY.items() if (start, augmentation) != skip}
 
 
