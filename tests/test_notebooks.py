@@ -14,7 +14,6 @@ import papermill
 import pytest
 
 from textembed_utils import book
-from textembed_utils.chapters.reproduction import flatten
 from textembed_utils.results import read_record
 
 pytestmark = pytest.mark.slow
@@ -61,10 +60,11 @@ def test_notebook_executes_on_tiny(executed, path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_writes_a_record_with_accuracies(executed, path):
     record = read_record("tiny", path.stem)
-    assert record["profile"] == "tiny" and record["metrics"]
-    accuracies = {k: v for k, v in flatten(record["metrics"]).items() if any(w in k for w in ("knn", "accuracy", "probe", "block"))}
-    assert accuracies, "the record holds no accuracy"
-    assert all(0.0 <= v <= 1.0 for v in accuracies.values() if not math.isnan(v)), accuracies
+    assert record["profile"] == "tiny" and record["rows"], "the record holds no accuracy rows"
+    for row in record["rows"]:
+        assert 0.0 <= row["low"] <= row["value"] <= row["high"] <= 1.0, row
+        assert row["n_test"] >= 1 and row["metric"] and row["run"], row
+    assert all(f["verdict"] and f["n_test"] >= 1 for f in record["findings"])
 
 
 def test_second_run_skips_unchanged_notebooks(executed):

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from textembed_utils.errors import TextembedError
-from textembed_utils.profiles import DEFAULT_PROFILE, PROFILE_DIR, load_profile, profile_names, start_settings
-from textembed_utils.profiles.schema import validate
+from textembed_utils.profiles import DEFAULT_PROFILE, PROFILE_DIR, load_profile, profile_names
+from textembed_utils.profiles.schema import StartSection, validate
 from textembed_utils.training import TrainConfig
 
 REQUIRED = {"name", "seed", "device", "precision", "corpus", "corpus_size", "eval", "crops", "starts"}
@@ -52,7 +52,7 @@ def test_config_overrides_are_replaced_whole():
 
 
 def test_a_setting_any_start_uses_may_be_overridden_in_every_start():
-    assert {"lr", "batch_size", "max_length", "model"} <= start_settings()
+    assert {"lr", "batch_size", "max_length", "model"} <= set(StartSection.__dataclass_fields__)
     for name in ("tiny", "embedded", "paper"):
         for start in ("pretrained", "scratch", "bare"):
             changed = load_profile(name, {"starts": {start: {"steps": 3, "epochs": 1}}})

@@ -11,6 +11,7 @@ import pytest
 
 from textembed_utils import atomic
 from textembed_utils.errors import TextembedError
+from textembed_utils.chapters.reproduction import Status
 from textembed_utils.results import (
     package_versions,
     paper_claims,
@@ -18,7 +19,6 @@ from textembed_utils.results import (
     read_record,
     read_records,
     record_path,
-    side_by_side,
     write_record,
 )
 from textembed_utils.results.records import git_commit
@@ -100,22 +100,24 @@ def test_table_2_averages_and_the_numbers_quoted_in_the_text():
         46.5, 49.1, 55.8, 59.5]
 
 
-def test_unknown_table_or_column_lists_the_choices():
+def test_unknown_table_lists_the_choices():
     with pytest.raises(TextembedError, match="Table 1"):
         paper_table("Table 99")
-    with pytest.raises(TextembedError, match="MPNet \\+ crops"):
-        side_by_side("Table 2", ["MPNet + magic"], {})
 
 
-def test_side_by_side_keeps_unmeasured_rows_empty():
-    frame = side_by_side("Table 2", ["MPNet + dropout", "MPNet + crops"],
-                         {"crops": {"ICLR": 61.0}, "dropout": {"ICLR": 50.0, "arXiv": 41.0}},
-                         rows=["ICLR", "arXiv"])
-    assert list(frame.columns) == ["paper: MPNet + dropout", "paper: MPNet + crops", "ours: crops", "ours: dropout"]
-    assert list(frame.index) == ["ICLR", "arXiv"]
-    assert frame.loc["ICLR", "paper: MPNet + crops"] == 58.9 and frame.loc["ICLR", "ours: crops"] == 61.0
-    assert pd.isna(frame.loc["arXiv", "ours: crops"]) and frame.loc["arXiv", "ours: dropout"] == 41.0
-    assert frame.attrs["table"] == "Table 2"
+def test_the_reproduction_page_puts_our_runs_with_intervals_beside_the_papers_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTEMBED_RESULTS", str(tmp_path))
+    rows = [{"run": "bare/crops", "start": "bare", "augmentation": "crops", "trained_on": None, "overrides": {},
+             "reference": None, "metric": "knn_euclidean", "value": 0.61, "low": 0.55, "high": 0.66, "n_test": 300},
+            {"run": "bare/crops", "start": "bare", "augmentation": "crops", "trained_on": None, "overrides": {},
+             "reference": None, "metric": "knn_cosine", "value": 0.7, "low": 0.6, "high": 0.8, "n_test": 300}]
+    write_record("tiny", "03_knn", config={}, rows=rows)
+    frame, status, _ = Status("tiny").table2()
+    assert frame.loc["MPNet + crops", "paper: ICLR"] == 58.9 and frame.loc["MPNet + crops", "test texts"] == ""
+    assert frame.loc["bare/crops", "ours: tiny (%)"] == 61.0  # the Euclidean row only
+    assert frame.loc["bare/crops", "ours: 95 % interval"] == "55.0–66.0" and frame.loc["bare/crops", "test texts"] == "300"
+    assert frame.loc["bare/crops", "paper: ICLR"] == ""  # what the paper did not measure stays empty
+    assert status == "not measured"  # no crops-vs-dropout finding in this record
 
 
 def test_paper_claims_are_named_sentences():

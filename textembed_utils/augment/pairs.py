@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -69,12 +69,6 @@ class PairSampler:
                 one = windows[rng.integers(len(windows))]
                 pairs.append((one, one))
         return pairs
-
-    def batches(self, epoch: int, batch_size: int) -> Iterator[list[tuple[str, str]]]:
-        """Full batches of one epoch; the last partial batch is dropped (equal-size InfoNCE)."""
-        pairs = self.epoch(epoch)
-        for start in range(0, len(pairs) - batch_size + 1, batch_size):
-            yield pairs[start : start + batch_size]
 
     def batches_per_epoch(self, batch_size: int) -> int:
         return len(self) // batch_size

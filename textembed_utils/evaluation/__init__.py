@@ -1,10 +1,10 @@
 """Evaluation: encoding, kNN accuracy, linear probe, layer-wise quality, t-SNE, TF-IDF, MTEB."""
 
-from .baselines import tfidf_knn_accuracy
+from .baselines import tfidf_knn_correct
 from .encode import encode
 from .knn import knn_accuracy, knn_correct, knn_predict, split_indices
 from .layers import layer_scores, linear_cka
-from .probe import linear_probe_accuracy, linear_probe_correct
+from .probe import linear_probe_correct
 from .tsne import tsne_map
 
 __all__ = [
@@ -14,9 +14,8 @@ __all__ = [
     "knn_predict",
     "layer_scores",
     "linear_cka",
-    "linear_probe_accuracy",
     "linear_probe_correct",
     "split_indices",
-    "tfidf_knn_accuracy",
+    "tfidf_knn_correct",
     "tsne_map",
 ]

@@ -27,10 +27,3 @@ def tfidf_knn_correct(
     clf = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
     clf.fit(vectors[train_idx], labels[train_idx])
     return clf.predict(vectors[test_idx]) == labels[test_idx]
-
-
-def tfidf_knn_accuracy(
-    texts: Sequence[str], labels: Sequence, k: int = 10, seed: int = 42, stratify: bool = True
-) -> float:
-    """kNN accuracy (cosine) of TF-IDF vectors on the same 90/10 split as the embeddings."""
-    return float(np.mean(tfidf_knn_correct(texts, labels, k, seed, stratify)))

@@ -8,7 +8,7 @@ Two sources of noise sit in every accuracy this book reports, and they add up:
   share, so the *test text* is the resampling unit: each is an independent
   Bernoulli trial of the same fixed model. ``wilson_interval`` is the closed-form
   binomial interval for one accuracy (good coverage even near 0 or 1 and on a few
-  dozen texts); ``bootstrap_interval`` resamples the test texts instead.
+  dozen texts); a bootstrap would resample the test texts instead.
 - **Which model training produced.** Another training seed (batch order, crops,
   initialisation) gives another model. Test-text intervals say nothing about
   this; ``seed_spread`` summarises the same comparison repeated over training
@@ -148,18 +148,8 @@ def _percentile_bootstrap(samples: tuple[np.ndarray, ...], statistic, level: flo
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x, axis=axis)
-
-
 def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(a, axis=axis) - np.mean(b, axis=axis)
-
-
-def bootstrap_interval(correct: Sequence[bool], level: float = LEVEL, resamples: int = RESAMPLES,
-                       seed: int = SEED) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the accuracy ``mean(correct)``, resampling test texts."""
-    return _percentile_bootstrap((_per_text(correct),), _mean, level, resamples, seed)
 
 
 def accuracy_with_interval(correct: Sequence[bool], level: float = LEVEL) -> Accuracy:

@@ -35,15 +35,3 @@ def linear_probe_correct(
     )
     clf.fit(embeddings[train_idx], labels[train_idx])
     return clf.predict(embeddings[test_idx]) == labels[test_idx]
-
-
-def linear_probe_accuracy(
-    embeddings: np.ndarray,
-    labels: Sequence,
-    test_size: float = 0.1,
-    seed: int = 42,
-    stratify: bool = True,
-    max_iter: int = 1000,
-) -> float:
-    """Linear-probe accuracy on the same 90/10 split as kNN (see ``linear_probe_correct``)."""
-    return float(np.mean(linear_probe_correct(embeddings, labels, test_size, seed, stratify, max_iter)))

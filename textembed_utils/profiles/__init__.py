@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TextembedError
-from .schema import OPAQUE, Profile, StartSection, as_dict, validate
+from .schema import OPAQUE, Profile, as_dict, validate
 
 PROFILE_DIR = Path(__file__).parent
 DEFAULT_PROFILE = "embedded"
@@ -76,9 +76,4 @@ def load_profile(name: str = DEFAULT_PROFILE, overrides: dict[str, Any] | None =
     return as_dict(load_typed_profile(name, overrides))
 
 
-def start_settings() -> set[str]:
-    """Every setting a start may hold (the schema's); each may be overridden in any start."""
-    return {f for f in StartSection.__dataclass_fields__}
-
-
-__all__ = ["DEFAULT_PROFILE", "Profile", "load_profile", "load_typed_profile", "profile_names", "start_settings"]
+__all__ = ["DEFAULT_PROFILE", "Profile", "load_profile", "load_typed_profile", "profile_names"]

@@ -1,6 +1,6 @@
-"""Results records, the paper's stored numbers and side-by-side tables."""
+"""Results records, the paper's stored numbers, tables people read, findings and verdicts."""
 
-from .paper import paper_claims, paper_table, side_by_side
+from .paper import paper_claims, paper_table
 from .records import package_versions, read_record, read_records, record_path, write_record
 
 __all__ = [
@@ -10,6 +10,5 @@ __all__ = [
     "read_record",
     "read_records",
     "record_path",
-    "side_by_side",
     "write_record",
 ]

@@ -1,4 +1,4 @@
-"""The paper's numbers, stored once as data, and side-by-side tables with ours."""
+"""The paper's numbers and claims, stored once as data."""
 
 from __future__ import annotations
 
@@ -31,25 +31,4 @@ def paper_table(name: str) -> pd.DataFrame:
     table = tables[name]
     frame = pd.DataFrame.from_dict(table["rows"], orient="index", columns=table["columns"])
     frame.attrs.update(caption=table["caption"], metric=table["metric"], table=name)
-    return frame
-
-
-def side_by_side(
-    table: str, paper_columns: list[str], ours: dict[str, dict[str, float]], rows: list[str] | None = None
-) -> pd.DataFrame:
-    """The paper's ``paper_columns`` of ``table`` next to our columns.
-
-    ``ours`` maps a column label to ``{row: value}``; rows we did not measure stay
-    empty (NaN) rather than being filled with anything.
-    """
-    paper = paper_table(table)
-    missing = [c for c in paper_columns if c not in paper.columns]
-    if missing:
-        raise TextembedError(f"{table} has no column(s) {missing}.", f"use some of: {list(paper.columns)}.")
-    frame = paper[paper_columns].rename(columns=lambda c: f"paper: {c}")
-    for label, values in ours.items():
-        frame[f"ours: {label}"] = pd.Series(values, dtype=float)
-    if rows is not None:
-        frame = frame.reindex(rows)
-    frame.attrs.update(paper_table(table).attrs)
     return frame
