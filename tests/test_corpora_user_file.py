@@ -238,3 +238,12 @@ def test_python_api_corpus_refuses_non_string_texts_and_labels():
     with pytest.raises(TextembedError, match=r"Label 0 of the corpus 'api' is a int") as err:
         Corpus("api", ["a", "b"], [3, "x"])
     assert "str(label)" in err.value.fix
+
+
+def test_txt_read_line_by_line_keeps_every_line_ending_and_locates_bad_bytes(tmp_path):
+    path = tmp_path / "mac.txt"
+    path.write_bytes(b"one\rtwo\r\nthree\n")
+    assert load_user_file(path).texts == ["one", "two", "three"]
+    path.write_bytes("fine\ncaf\u00e9\n".encode("latin-1"))
+    with pytest.raises(TextembedError, match=r"byte 8 \(line 2\)"):
+        load_user_file(path)

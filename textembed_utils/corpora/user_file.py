@@ -73,12 +73,23 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 _PLACE = {".txt": "line", ".jsonl": "line", ".csv": "row", ".parquet": "row"}
 
 
-def _read_table(path: Path, text_column: str) -> pd.DataFrame:
-    """The file as a table (missing cells as NA) indexed by line or row number, whatever its format."""
+def _read_lines(path: Path) -> list[str | None]:
+    """A .txt file's lines (``\\n``, ``\\r\\n`` or ``\\r``), stripped, blank ones as None.
+
+    Read line by line, so a large corpus is held once, as its texts; a file that
+    is not UTF-8 is read again whole by ``_decode`` for the error that locates it.
+    """
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return [line.strip() or None for line in fh]
+    except UnicodeDecodeError:
+        _decode(path)  # raises the error naming the byte and line
+        raise
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A .csv, .jsonl or .parquet file as a table (missing cells as NA) indexed by line or row number."""
     suffix = path.suffix.lower()
-    if suffix == ".txt":
-        lines = _decode(path).splitlines()
-        return pd.DataFrame({text_column: lines}, index=range(1, len(lines) + 1))
     if suffix == ".jsonl":
         return _read_jsonl(path)
     source = io.StringIO(_decode(path)) if suffix == ".csv" else path
@@ -214,13 +225,17 @@ def load_user_file(
             "save texts and labels as .csv, .jsonl or .parquet, or leave out the label column.",
         )
 
-    table = _read_table(path, text_column)
-    texts = _cells(_column(table, text_column, "text", path), "text", path)
-    raw_labels = (
-        _cells(_column(table, label_column, "label", path), "label", path)
-        if label_column is not None
-        else None
-    )
+    if path.suffix.lower() == ".txt":
+        texts, raw_labels = _read_lines(path), None
+    else:
+        table = _read_table(path)
+        texts = _cells(_column(table, text_column, "text", path), "text", path)
+        raw_labels = (
+            _cells(_column(table, label_column, "label", path), "label", path)
+            if label_column is not None
+            else None
+        )
+        del table  # the texts are held once, in the corpus
     keep = [i for i, text in enumerate(texts) if text is not None]
     if not keep:
         raise TextembedError(
