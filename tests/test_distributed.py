@@ -169,3 +169,18 @@ def test_a_batch_that_does_not_split_evenly_names_the_fix():
     with pytest.raises(TextembedError) as err:
         distributed.check_divisible(10, distributed.World(rank=0, size=4))
     assert "cannot be split evenly across 4" in err.value.problem and "8 or 12" in err.value.fix
+
+
+def test_a_checkpoint_of_another_number_of_processes_is_refused_with_the_fix(tmp_path):
+    from textembed_utils.training.checkpoint import CHECKPOINT_FILE
+
+    case = CASES["dropout"]
+    config = type(case.config)(**{**case.config.to_dict(), "checkpoint_every": 1, "steps": 1})
+    texts = make_toy_corpus(case.texts).texts
+    train(fresh_model(case), texts, config, checkpoint_dir=tmp_path, progress=False)
+    state = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)
+    torch.save({**state, "world_size": 2, "rng": {"ranks": [state["rng"]] * 2}}, tmp_path / CHECKPOINT_FILE)
+    with pytest.raises(TextembedError) as err:
+        train(fresh_model(case), texts, config, checkpoint_dir=tmp_path, progress=False)
+    assert "written by a run in 2 processes; this one has 1" in err.value.problem
+    assert "resume with 2 processes" in err.value.fix
