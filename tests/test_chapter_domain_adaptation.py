@@ -170,6 +170,6 @@ def test_curves_are_grouped_by_start_and_training_corpus_and_the_table_names_it(
     results[Run("bare", "crops")].result.curve = [{"step": 0, "knn_euclidean": 0.5}]
     assert da.curves_by_start(results, "wiki") == {"bare": {"trained on wiki": [{"step": 0, "knn_euclidean": 0.5}]}}
     table = da.results_table(results, "wiki")
-    assert table["trained on"].tolist() == ["—", "wiki", "docs"]
+    assert table["trained on"].tolist() == ["–", "wiki", "docs"]
     assert table.loc["bare/crops on docs", "kNN Euclidean (%)"].startswith("62.0 (")
     assert table["test texts"].tolist() == [N_TEST] * 3

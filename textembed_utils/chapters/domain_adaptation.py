@@ -178,8 +178,8 @@ def by_start(results: Mapping[Run, Evaluated], target: str) -> dict[str, StartRu
 
 
 def trained_on(run: Run, target: str) -> str:
-    """The corpus ``run`` was trained on ("—" when untrained)."""
-    return run.trained_on or target if run.trained else "—"
+    """The corpus ``run`` was trained on ("–" when untrained)."""
+    return (run.trained_on or target) if run.trained else "–"
 
 
 def results_table(results: Mapping[Run, Evaluated], target: str) -> pd.DataFrame:
