@@ -6,6 +6,7 @@ import pytest
 from scored import evaluated, nested, outcomes
 
 from textembed_utils.chapters import augmentations
+from textembed_utils import experiments as ex
 from textembed_utils.experiments import Run
 from textembed_utils.results.verdicts import Verdict
 
@@ -23,7 +24,7 @@ def test_validate_plans_the_runs_the_sweep_and_the_seed_study_from_the_profile()
     # tiny repeats bare's comparison at seeds 42 (its own: no override), 43 and 44
     seeds = [dict(run.overrides).get("seed") for run in settings["seed_runs"]]
     assert seeds == [None, None, 43, 43, 44, 44]
-    assert augmentations.with_untrained(settings["runs"])[0] == Run("bare")
+    assert ex.with_untrained(settings["runs"])[0] == Run("bare")
 
 
 def test_findings_compare_crops_with_dropout_and_each_augmentation_with_its_untrained_start():

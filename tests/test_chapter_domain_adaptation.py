@@ -16,6 +16,7 @@ import pytest
 from textembed_utils.chapters import domain_adaptation as da
 from textembed_utils.corpora import Corpus
 from textembed_utils.errors import TextembedError
+from textembed_utils import experiments as ex
 from textembed_utils.experiments import Run
 from textembed_utils.results.verdicts import Verdict
 
@@ -94,10 +95,10 @@ def test_the_in_domain_run_is_chapter_1s_run_and_the_source_run_matches_its_batc
 
 def test_only_trained_runs_with_an_eval_every_record_curves():
     profile = settings()["profile_settings"]
-    assert da.records_curve(profile, Run("bare", "crops"))            # tiny's bare start sets eval_every
-    assert not da.records_curve(profile, Run("pretrained", "crops"))  # tiny's pretrained start does not
-    assert da.records_curve(profile, Run.of("pretrained", "crops", eval_every=2))
-    assert not da.records_curve(profile, Run("bare"))
+    assert ex.records_curve(profile, Run("bare", "crops"))            # tiny's bare start sets eval_every
+    assert not ex.records_curve(profile, Run("pretrained", "crops"))  # tiny's pretrained start does not
+    assert ex.records_curve(profile, Run.of("pretrained", "crops", eval_every=2))
+    assert not ex.records_curve(profile, Run("bare"))
 
 
 # ----------------------------------------------------------------- decomposition, findings, verdict

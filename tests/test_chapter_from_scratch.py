@@ -14,6 +14,7 @@ import pytest
 
 from textembed_utils.chapters import from_scratch
 from textembed_utils.evaluation.intervals import wilson_interval
+from textembed_utils import experiments as ex
 from textembed_utils.experiments import Evaluated, Run
 from textembed_utils.results import paper_table, tables
 from textembed_utils.results.verdicts import Verdict
@@ -101,7 +102,7 @@ def test_the_readers_overrides_apply_to_every_run_and_runs_are_found_whatever_th
     settings = from_scratch.validate({"profile": "tiny", **TRAINING_NONE, "runs": "bare:crops,bare:dropout",
                                       "lr": 0.1})
     assert settings["runs"] == [Run.of("bare", "crops", lr=0.1), Run.of("bare", "dropout", lr=0.1)]
-    runs = from_scratch.with_untrained(settings["runs"])
+    runs = ex.with_untrained(settings["runs"])
     assert runs == [Run("bare"), Run.of("bare", "crops", lr=0.1), Run.of("bare", "dropout", lr=0.1)]
-    assert from_scratch.find(dict.fromkeys(runs), "bare", "crops") == Run.of("bare", "crops", lr=0.1)
-    assert from_scratch.find(dict.fromkeys(runs), "scratch", "crops") is None
+    assert ex.find_run(dict.fromkeys(runs), "bare", "crops") == Run.of("bare", "crops", lr=0.1)
+    assert ex.find_run(dict.fromkeys(runs), "scratch", "crops") is None

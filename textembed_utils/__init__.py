@@ -11,8 +11,13 @@ The sub-packages follow the paper's concepts:
 - ``models``      encoders, pooling, freezing, random init, the bare embedding layer
 - ``training``    InfoNCE loss, schedule, the training loop, checkpoints
 - ``evaluation``  encoding, kNN / linear probe, layers, t-SNE, MTEB
-- ``results``     JSON records, the paper's numbers, side-by-side tables
+- ``results``     JSON records, the paper's numbers, tables, findings and verdicts
 - ``profiles``    named parameter sets (tiny, embedded, paper)
 """
 
+import warnings
+
 __version__ = "0.1.0"
+
+# tqdm.auto warns in a kernel without ipywidgets; the book would show it as a stderr block in every chapter.
+warnings.filterwarnings("ignore", message="IProgress not found")

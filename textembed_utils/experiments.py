@@ -117,6 +117,17 @@ def parse_runs(text: str | list[str], profile: Mapping) -> list[Run]:
     return runs
 
 
+def with_untrained(runs: list[Run]) -> list[Run]:
+    """Each start's untrained model, then its runs, start by start: every comparison has its baseline."""
+    starts = dict.fromkeys(run.start for run in runs)
+    return list(dict.fromkeys(r for start in starts for r in (Run(start), *(r for r in runs if r.start == start))))
+
+
+def find_run(runs, start: str, augmentation: str) -> Run | None:
+    """The first of ``runs`` with this start and augmentation, whatever its overrides; None if there is none."""
+    return next((run for run in runs if (run.start, run.augmentation) == (start, augmentation)), None)
+
+
 # --- what a profile defines -----------------------------------------------------------------
 
 
@@ -180,6 +191,11 @@ def train_config(profile: Mapping, start: str, augmentation: str, **overrides: A
 def run_config(profile: Mapping, run: Run) -> TrainConfig:
     """The ``TrainConfig`` that ``fit`` uses for a trained ``run``."""
     return train_config(profile, run.start, run.augmentation, **dict(run.overrides))
+
+
+def records_curve(profile: Mapping, run: Run) -> bool:
+    """Whether ``run`` records a learning curve: trained, with an ``eval_every`` in its config."""
+    return run.trained and run_config(profile, run).eval_every is not None
 
 
 def run_fingerprint(profile: Mapping, start: str, config: TrainConfig, corpus: Corpus) -> str:

@@ -70,16 +70,6 @@ def starts(runs: list[Run]) -> list[str]:
     return list(dict.fromkeys(run.start for run in runs))
 
 
-def with_untrained(runs: list[Run]) -> list[Run]:
-    """Each start's untrained model, then its trained runs: every comparison has its baseline."""
-    return [run for start in starts(runs) for run in (Run(start), *(r for r in runs if r.start == start))]
-
-
-def records_curve(profile: Mapping, run: Run) -> bool:
-    """Whether ``run`` records a learning curve: trained, and its start sets ``eval_every``."""
-    return run.trained and bool(ex.start_spec(profile, run.start).get("eval_every"))
-
-
 def results_table(results: Mapping[Run, Evaluated]) -> pd.DataFrame:
     """One row per run: accuracies in %, each with its 95 % interval, and the number of test texts."""
     return pd.DataFrame.from_dict({run.name: tables.accuracy_columns(ev.scores.accuracies)

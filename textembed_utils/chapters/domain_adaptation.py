@@ -151,11 +151,6 @@ def source_run(in_domain: Run, source: str, steps: int) -> Run:
     return Run.of(in_domain.start, in_domain.augmentation, source, **{**dict(in_domain.overrides), "steps": steps})
 
 
-def records_curve(profile: Mapping, run: Run) -> bool:
-    """Whether ``run`` records a learning curve: trained, with an ``eval_every`` in its config."""
-    return run.trained and ex.run_config(profile, run).eval_every is not None
-
-
 @dataclass
 class StartRuns:
     """One start's models, as scored on the target: untrained, trained in-domain, trained on each source."""

@@ -61,16 +61,6 @@ def validate(namespace: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def with_untrained(runs: list[Run]) -> list[Run]:
-    """Each start's untrained model before its trained runs, so every run is seen beside where it began."""
-    return list(dict.fromkeys(r for run in runs for r in (run.untrained(), run)))
-
-
-def find(results: Mapping[Run, Any], start: str, augmentation: str) -> Run | None:
-    """The run of ``results`` with this start and augmentation (whatever its overrides), if any."""
-    return next((run for run in results if (run.start, run.augmentation) == (start, augmentation)), None)
-
-
 def results_table(results: Mapping[Run, Evaluated]) -> pd.DataFrame:
     """One row per run: accuracies (%, 95 % interval), test texts, parameters, batches, training seconds."""
     rows = {}
@@ -103,7 +93,7 @@ def table_s6(results: Mapping[Run, Evaluated], corpus_name: str) -> pd.DataFrame
     """
     row = _paper_row(corpus_name)
     paper = paper_table("Table S6").loc[row]
-    ours = {name: find(results, *counterpart) for name, counterpart in PAPER_COUNTERPARTS.items()}
+    ours = {name: ex.find_run(results, *counterpart) for name, counterpart in PAPER_COUNTERPARTS.items()}
     accuracy = {name: results[run].scores.accuracies["knn_euclidean"] for name, run in ours.items() if run}
     frame = pd.DataFrame({
         f"paper: {row} (%)": paper[list(PAPER_COUNTERPARTS)],
@@ -123,7 +113,7 @@ def table_s6(results: Mapping[Run, Evaluated], corpus_name: str) -> pd.DataFrame
 
 def gap_runs(results: Mapping[Run, Evaluated]) -> list[Run]:
     """The fine-tuned pretrained model and the from-scratch crops models: scored together for the gap."""
-    reference = find(results, REFERENCE_START, "crops")
+    reference = ex.find_run(results, REFERENCE_START, "crops")
     if reference is None:
         return []
     return [reference, *(run for run in results if run.augmentation == "crops" and run.start != REFERENCE_START)]
@@ -140,7 +130,7 @@ def findings(results: Mapping[Run, Evaluated], gaps: Mapping[Run, Evaluated] | N
     """
     found = []
     for start in dict.fromkeys(run.start for run in results):
-        crops, dropout = find(results, start, "crops"), find(results, start, "dropout")
+        crops, dropout = ex.find_run(results, start, "crops"), ex.find_run(results, start, "dropout")
         if crops and dropout:
             found.append(compare(results[crops], results[dropout], metric, claim="crops beat dropout"))
         if crops and Run(start) in results:

@@ -165,8 +165,8 @@ def verdict(found: list[Finding], layer_results: Mapping[Run, list[dict]], start
     the two parts holds it is "mixed", when neither does "opposite".
     """
     gain, last_two = found
-    crops = layer_results.get(Run(start, "crops")) or next(
-        (layers for run, layers in layer_results.items() if run.start == start and run.augmentation == "crops"), [])
+    crops_run = ex.find_run(layer_results, start, "crops")
+    crops = layer_results[crops_run] if crops_run else []
     most_changed = max(crops, key=lambda s: s["change"])["layer"] if crops else None
     evidence = (f"{start}: {gain.sentence()}; {last_two.sentence()}; most changed hidden state with crops: "
                 f"{most_changed} of 0–{num_layers}")

@@ -133,10 +133,6 @@ def table_s1(scored: Mapping[Run, MtebScored]) -> pd.DataFrame:
     return frame.round(1)
 
 
-def _find(scored: Mapping[Run, MtebScored], start: str, augmentation: str) -> Run | None:
-    return next((run for run in scored if (run.start, run.augmentation) == (start, augmentation)), None)
-
-
 def findings(scored: Mapping[Run, MtebScored]) -> list[Finding]:
     """Per start and classification task scored per text: crops vs dropout, each augmentation vs untrained.
 
@@ -145,7 +141,7 @@ def findings(scored: Mapping[Run, MtebScored]) -> list[Finding]:
     """
     found = []
     for start in dict.fromkeys(run.start for run in scored):
-        crops, dropout, untrained = (_find(scored, start, aug) for aug in ("crops", "dropout", ex.UNTRAINED))
+        crops, dropout, untrained = (ex.find_run(scored, start, aug) for aug in ("crops", "dropout", ex.UNTRAINED))
         for task in scored[next(run for run in scored if run.start == start)].scores.correct:
             if crops and dropout:
                 found.append(compare(scored[crops], scored[dropout], task, claim="crops beat dropout"))

@@ -140,16 +140,24 @@ class Status:
         status, detail, _ = self._claim_from_findings(("05_from_scratch",), CROPS_BEAT_DROPOUT, "chapter 5")
         return self.ours_beside("Table S6", "05_from_scratch", ["ICLR", "Average"]), status, detail
 
-    def mteb(self) -> tuple[pd.DataFrame | None, str, str]:
-        """Table S1 (block averages, %): the paper's MPNet columns beside chapter 2's, when it ran."""
+    def mteb(self, table: str = "Table S1") -> tuple[pd.DataFrame | None, str, str]:
+        """Table S1 (block averages, %) or Table 1 (tasks, %): the paper's MPNet columns beside chapter 2's.
+
+        Table 1's rows are the paper's 19 hub tasks, so it is only filled when chapter 2
+        ran them (the paper profile); the local wiki tasks fill Table S1's blocks.
+        """
         record = self.records.get("02_mteb")
         if record is None:
             return None, Verdict.NOT_MEASURED.value, "chapter 2 has not run for this profile"
         status, detail, _ = self._claim_from_findings(("02_mteb",), CROPS_BEAT_DROPOUT, "chapter 2")
-        paper = paper_table("Table S1")[["MPNet", "MPNet + dropout", "MPNet + crops"]]
-        frame = paper.rename(columns=lambda c: f"paper: {c}")
-        for run, blocks in record["metrics"].get("blocks", {}).items():
-            frame[f"ours: {run}"] = pd.Series({block: 100 * value for block, value in blocks.items()})
+        frame = paper_table(table)[["MPNet", "MPNet + dropout", "MPNet + crops"]].rename(columns=lambda c: f"paper: {c}")
+        for run, scores in record["metrics"].items():
+            if table == "Table S1":
+                ours = {key.removeprefix("block/"): value for key, value in scores.items() if key.startswith("block/")}
+                ours["Block average"] = scores.get("block_average", float("nan"))
+            else:
+                ours = {task: scores[task] for task in frame.index if task in scores}
+            frame[f"ours: {run}"] = pd.Series({row: 100 * value for row, value in ours.items()}, dtype=float)
         if record["config"].get("tasks") == "local":
             detail += " (local wiki tasks: clustering and classification only)"
         return frame.round(1), status, detail
