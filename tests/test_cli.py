@@ -330,3 +330,29 @@ def test_option_ranges_are_the_api_ranges():
             assert (action.type.kind, action.type.range) == range_for(action.type.setting)
             default = action.default
             assert default is None or default in action.type.range, action.option_strings
+
+
+# --- degenerate labels: reported as not measurable, never scored (issue 14) ------------------------
+
+RARE = ROWS + [{"body": ROWS[0]["body"], "kind": "rare"}]
+IDS = [{"body": r["body"], "kind": f"id{i}"} for i, r in enumerate(ROWS)]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [(RARE, "'rare' (1)"), (IDS, "has its own label"),
+                                                (SINGLE_CLASS, "one class")], ids=["rare class", "ids", "one class"])
+def test_evaluate_refuses_labels_accuracy_cannot_measure(tmp_path, tiny_model, capsys, rows, expected):
+    corpus = write_corpus(tmp_path, "csv", rows)
+    args = ["evaluate", str(tiny_model), str(corpus), "--text-column", "body", "--label-column", "kind", "--quiet"]
+    assert main([*args, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and "How to fix:" in captured.err and captured.out == ""
+
+
+def test_evaluate_drops_rare_classes_when_asked(tmp_path, tiny_model, capsys):
+    corpus = write_corpus(tmp_path, "csv", RARE)
+    args = ["evaluate", str(tiny_model), str(corpus), "--text-column", "body", "--label-column", "kind", "--quiet"]
+    assert main([*args, "--drop-rare-classes", "--json"]) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert record["dropped_classes"] == {"rare": 1} and record["labelled_texts"] == 40
+    assert "left out 1 class(es)" in captured.err

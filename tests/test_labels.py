@@ -33,7 +33,7 @@ def test_real_classes_are_measurable_and_keep_every_labelled_text():
 
 @pytest.mark.parametrize(
     ("labels", "words"),
-    [(classes(a=50), "all 50 labelled texts are in the class 'a'"),
+    [(classes(a=50), "all 50 labelled texts are in one class ('a')"),
      ([None] * 20, "no text has a label"),
      ([f"id{i}" for i in range(60)], "each of the 60 labelled texts has its own label")],
     ids=["one class", "no labels", "one-to-one"],
@@ -86,7 +86,7 @@ def test_drop_rare_leaves_the_small_classes_out_and_says_which():
 
 def test_drop_rare_that_leaves_one_class_is_still_not_measurable():
     report = check_measurable(classes(a=40, b=3), drop_rare=True)
-    assert not report.measurable and "all 40 labelled texts are in the class 'a'" in report.problem
+    assert not report.measurable and "all 40 labelled texts are in one class ('a')" in report.problem
     assert "after leaving out 1 class(es)" in report.problem
 
 

@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"labelled texts to evaluate on, or 'all' (default: {DEFAULT_EVAL_SIZE})")
     ev.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                     help="print the scores as JSON (or write them to FILE)")
+    ev.add_argument("--drop-rare-classes", action="store_true",
+                    help="leave out classes too small for the split and k neighbours instead of refusing")
     _model_options(ev)
     ev.set_defaults(handler=run_evaluate)
     return parser
@@ -234,7 +236,8 @@ def run_embed(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from .atomic import write_json
     from .evaluation import encode
-    from .evaluation.scoring import check_scorable, eval_sample, score
+    from .evaluation.labels import check_measurable
+    from .evaluation.scoring import eval_sample, score
     from .finetune import EVAL
     from .report import scores_summary
 
@@ -242,8 +245,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not corpus.has_labels:
         corpus.labelled()  # raises the "no labels" error, with its fix
     idx = eval_sample(corpus.labels, args.eval_size, EVAL.seed)
+    measurable = check_measurable([corpus.labels[i] for i in idx], EVAL.k, EVAL.test_size,
+                                  drop_rare=args.drop_rare_classes)
+    measurable.raise_if_not_measurable()
+    if measurable.dropped:
+        _echo(f"Note: left out {len(measurable.dropped)} class(es) too small to measure "
+              f"(--drop-rare-classes): {', '.join(f'{c} ({n})' for c, n in measurable.dropped.items())}.")
+    idx = idx[measurable.keep]
     labels = [corpus.labels[i] for i in idx]
-    check_scorable(labels, EVAL)
     encoder = _load_for_inference(args)
     vectors = encode(encoder, [corpus.texts[i] for i in idx], batch_size=args.encode_batch_size,
                      progress=not args.quiet)
@@ -251,7 +260,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json is None:
         print(scores_summary(scores, args.model, corpus.name, len(idx)))
         return 0
-    record = {"model": args.model, "corpus": corpus.name, "labelled_texts": len(idx), **EVAL.as_dict(),
+    record = {"model": args.model, "corpus": corpus.name, "labelled_texts": len(idx),
+              "dropped_classes": measurable.dropped, **EVAL.as_dict(),
               "test_texts": scores.n_test, **scores.values(),
               "interval_95": {metric: [acc.low, acc.high] for metric, acc in scores.accuracies.items()}}
     if args.json == "-":

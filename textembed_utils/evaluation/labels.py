@@ -77,7 +77,7 @@ def _problem(counts: Counter, n: int, k: int, test_size: float, smallest: int) -
     remedies = ("merge related classes, pass drop_rare=True (CLI: --drop-rare-classes) to leave "
                 "the small ones out, or skip=True (CLI: --no-eval) to skip the accuracy")
     if len(counts) < 2:
-        what = f"all {n} labelled texts are in the class '{next(iter(counts))}'" if counts else "no text has a label"
+        what = f"all {n} labelled texts are in one class ('{next(iter(counts))}')" if counts else "no text has a label"
         return (f"kNN accuracy cannot be measured: {what}; accuracy needs at least two classes.",
                 "use a label column with two or more classes, or skip=True (CLI: --no-eval) to skip the accuracy.")
     if all(count == 1 for count in counts.values()):
