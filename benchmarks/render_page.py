@@ -23,7 +23,6 @@ TITLES = {
     "bench_knn": "kNN accuracy",
     "bench_scaling": "Scaling with corpus size",
     "bench_paper_estimate": "Paper-scale training on this CPU",
-    "bench_distributed": "Data parallelism: batch, negatives and learning rate",
 }
 
 
@@ -114,34 +113,6 @@ def scaling_section(record: dict) -> str:
             + "\n\nGrowth: the exponent b of time ∝ n^b between consecutive sizes (1 = linear).")
 
 
-def distributed_section(record: dict) -> str:
-    f = record["figures"]
-    labels = {"train/1": "training, 1 process", "train/2": "training, 2 processes (gloo)",
-              "train_cached/1": "training, 1 process, cached loss", "encode/1": "encoding, 1 process",
-              "encode/2": "encoding, 2 processes (gloo)"}
-    rows = [[label, num(f["rate"][key]), f["unit"][key.split("/")[0].removesuffix("_cached")]]
-            for key, label in labels.items()]
-    return (
-        "Under `torchrun`, `batch_size` stays the *global* batch: each of W processes embeds B/W of the B "
-        "pairs, the pooled vectors are gathered across processes with their gradients, and every anchor is "
-        "contrasted with all B − 1 other positives, as in one process. What is gathered: the anchor and "
-        "positive vectors (B × dimensions each), nothing else; token states and activations stay on their "
-        "device, the gradients are averaged by DDP, and the loss (the same on every rank) needs no rescaling. "
-        "So the number of negatives is set by `batch_size` alone, not by the number of GPUs, and the "
-        "gradient is that of the whole batch: the learning rate that suits a batch in one process suits "
-        "it across processes, and no linear-scaling rule applies, because the batch did not grow. "
-        "Without the gather (sentence-transformers' `MultipleNegativesRankingLoss` with its default "
-        "`gather_across_devices=False`, or SimCSE's script on several GPUs without its gather option), each "
-        "GPU contrasts only its own B/W pairs: B/W − 1 negatives, an easier task than the paper's. More "
-        "negatives come from a larger `batch_size`, across processes or on one device with the cached loss "
-        "(`mini_batch_size`: memory of one mini-batch, one extra forward pass); a larger batch is another "
-        "experiment, whose learning rate needs tuning again (the paper's 2e-5 is for 64 pairs).\n\n"
-        + table(["run", "rate", "unit"], rows)
-        + f"\n\nGlobal batch {record['settings']['batch']} pairs, {record['settings']['steps']} timed steps, "
-        f"{record['settings']['texts']} texts encoded, {f['precision']}, median of "
-        f"{record['settings']['repeats']} interleaved launches.")
-
-
 def estimate_section(record: dict) -> str:
     f = record["figures"]
     labels = {"paper_100_batches": "the paper's 100 batches of 64", "iclr_epoch": "one ICLR epoch",
@@ -177,7 +148,6 @@ def static_section(record: dict) -> str:
 SECTIONS: dict[str, Callable[[dict], str]] = {
     "bench_train": train_section, "bench_encode": encode_section, "bench_static": static_section,
     "bench_knn": knn_section, "bench_scaling": scaling_section, "bench_paper_estimate": estimate_section,
-    "bench_distributed": distributed_section,
 }
 
 
