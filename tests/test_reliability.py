@@ -307,3 +307,50 @@ def test_no_shell_commands():
                  if name in ("os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput")
                  or is_true(kw.get("shell"))]
     assert offenders == []
+
+
+# --- a full disk while writing a cache entry or a results record (issue 14) -----------------------
+
+
+def test_disk_full_while_storing_a_trained_model_leaves_no_entry_and_says_which(fresh_storage, tiny_corpus,
+                                                                                 monkeypatch):
+    import errno
+    import os
+
+    run = experiments.Run.of("bare", "crops", steps=2)
+    real_replace = os.replace
+
+    def full_disk_for_models(src, dst):
+        if "models" in Path(dst).parts:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_disk_for_models)
+    with pytest.raises(TextembedError) as err:
+        experiments.fit(run, TINY, tiny_corpus)
+    assert "Could not write" in err.value.problem and "models" in err.value.problem
+    assert "(No space left on device); nothing was written" in err.value.problem
+    models = fresh_storage / "cache" / "models" / "tiny"
+    assert not [p for p in models.iterdir() if p.is_dir() and not p.name.endswith(".ckpt")]
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert not experiments.fit(run, TINY, tiny_corpus).cached  # trained again, then stored
+    assert experiments.fit(run, TINY, tiny_corpus).cached
+
+
+def test_disk_full_while_writing_a_record_keeps_the_previous_record(fresh_storage, monkeypatch):
+    import errno
+    import os
+
+    from textembed_utils.results.records import read_record, write_record
+
+    write_record("tiny", "99_fault", config={"seed": 1}, metrics={"accuracy": 0.5})
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(TextembedError, match=r"99_fault\.json \(No space left on device\); the previous version"):
+        write_record("tiny", "99_fault", config={"seed": 1}, metrics={"accuracy": 0.9})
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert read_record("tiny", "99_fault")["metrics"] == {"accuracy": 0.5}
