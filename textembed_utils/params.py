@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import TextembedError
-from .ranges import Range, range_for
+from .ranges import Range, outside_range, range_for
 
 # Names IPython itself puts into a notebook's namespace.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -54,7 +54,7 @@ class Param:
             return f"must be one of {', '.join(map(repr, self.choices))}"
         allowed = self.range or (range_for(name) or (None, None))[1]
         if allowed is not None and isinstance(value, (int, float)) and value not in allowed:
-            return f"is out of range: expected {allowed.describe()}"
+            return outside_range(value, allowed)
         if self.check is not None and not self.check(value):
             return f"is out of range: expected {self.expected}"
         return None

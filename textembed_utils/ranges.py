@@ -95,9 +95,15 @@ def range_for(name: str) -> tuple[type, Range] | None:
     return config_ranges().get(name) or OTHER_RANGES.get(name)
 
 
+def outside_range(value: object, allowed: Range) -> str:
+    """The one wording of a value outside ``allowed``, for every interface: ``is out of range: expected ≥ 2``."""
+    finite = "" if not isinstance(value, float) or math.isfinite(value) else "a finite number "
+    return f"is out of range: expected {finite}{allowed.describe()}"
+
+
 def out_of_range(name: str, value: object, allowed: Range) -> str:
-    """The one wording of an out-of-range value: ``batch_size=1 is out of range``, for every interface."""
-    return f"{name}={value!r} is out of range: expected {allowed.describe()}"
+    """``batch_size=1 is out of range: expected ≥ 2 (...)``: the setting, its value and ``outside_range``."""
+    return f"{name}={value!r} {outside_range(value, allowed)}"
 
 
 def ranged_type(name: str, alternatives: dict[str, object] | None = None):
