@@ -87,8 +87,8 @@ def main() -> None:
             corpus_mb = write_corpus(corpus, n, sentences) / 2**20
             rows[n] = {"corpus_mb": round(corpus_mb, 1), **measure(corpus, Path(tmp) / f"wiki-{n}.npy", args.threads)}
             corpus.unlink()
-            print(f"{n:>9,} texts ({corpus_mb:.0f} MB): {rows[n]['seconds']:.0f} s, peak RSS {rows[n]['peak_rss_mb']:.0f} MB, "
-                  f".npy {rows[n]['npy_mb']:.0f} MB", flush=True)
+            print(f"{n:>9,} texts ({corpus_mb:.0f} MB): {rows[n]['seconds']:.0f} s, "
+                  f"peak RSS {rows[n]['peak_rss_mb']:.0f} MB, .npy {rows[n]['npy_mb']:.0f} MB", flush=True)
     for n in SIZES:
         if n not in rows and len(rows) >= 2:
             rows[n] = extrapolate(rows, n)

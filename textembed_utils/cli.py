@@ -92,14 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--n-sentences", type=ranged_type("n_sentences"), default=2, help="sentences per crop (paper: 2)")
     ft.add_argument("--splitter", choices=SPLITTERS, default="naive",
                     help="sentence splitting: the paper's split on '.' (naive) or a regex")
-    ft.add_argument("--mask-fraction", type=ranged_type("mask_fraction"), default=0.15, help="fraction of tokens masked (masking)")
+    ft.add_argument("--mask-fraction", type=ranged_type("mask_fraction"), default=0.15,
+                    help="fraction of tokens masked (masking)")
     ft.add_argument("--batch-size", type=ranged_type("batch_size"), default=64, help="pairs per batch (paper: 64)")
     length = ft.add_mutually_exclusive_group()
     length.add_argument("--steps", type=ranged_type("steps"), default=None, help="training batches")
-    length.add_argument("--epochs", type=ranged_type("epochs"), default=None, help="passes over the usable texts (default: 1)")
+    length.add_argument("--epochs", type=ranged_type("epochs"), default=None,
+                        help="passes over the usable texts (default: 1)")
     ft.add_argument("--lr", type=ranged_type("lr"), default=2e-5, help="Adam learning rate (paper: 2e-5)")
-    ft.add_argument("--warmup-fraction", type=ranged_type("warmup_fraction"), default=0.1, help="linear warm-up, fraction of one epoch")
-    ft.add_argument("--temperature", type=ranged_type("temperature"), default=0.05, help="InfoNCE temperature (paper: 0.05)")
+    ft.add_argument("--warmup-fraction", type=ranged_type("warmup_fraction"), default=0.1,
+                    help="linear warm-up, fraction of one epoch")
+    ft.add_argument("--temperature", type=ranged_type("temperature"), default=0.05,
+                    help="InfoNCE temperature (paper: 0.05)")
     ft.add_argument("--symmetric", action="store_true", help="symmetric InfoNCE (both directions)")
     ft.add_argument("--max-length", type=ranged_type("max_length"), default=128, help="tokens per text (default: 128)")
     ft.add_argument("--freeze-layers", type=ranged_type("freeze_layers"), default=None,
