@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from textembed_utils.evaluation import encode
-from textembed_utils.evaluation.encode_file import encode_to_npy
+from textembed_utils.evaluation.encode_file import encode_in_slices, encode_to_npy
 
 
 @pytest.mark.parametrize("model", ["tiny_encoder", "tiny_bare"])
@@ -17,6 +17,12 @@ def test_slices_give_the_rows_encode_gives(request, toy_corpus, tmp_path, model)
     written = np.load(path)
     assert shape == written.shape == (len(toy_corpus), encoder.hidden_size) and written.dtype == np.float32
     np.testing.assert_allclose(written, encode(encoder, toy_corpus.texts, batch_size=8, progress=False), atol=1e-5)
+
+
+def test_one_array_filled_slice_by_slice_equals_encode(tiny_encoder, toy_corpus):
+    whole = encode_in_slices(tiny_encoder, toy_corpus.texts, batch_size=8, slice_texts=5, progress=False)
+    assert whole.dtype == np.float32 and whole.shape == (len(toy_corpus), tiny_encoder.hidden_size)
+    np.testing.assert_allclose(whole, encode(tiny_encoder, toy_corpus.texts, batch_size=8, progress=False), atol=1e-5)
 
 
 def test_normalized_rows_have_unit_length(tiny_bare, toy_corpus, tmp_path):

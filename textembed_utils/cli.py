@@ -239,7 +239,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .atomic import write_json
-    from .evaluation import encode
+    from .evaluation.encode_file import encode_in_slices
     from .evaluation.labels import check_measurable
     from .evaluation.scoring import eval_sample, score
     from .finetune import EVAL
@@ -258,8 +258,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     idx = idx[measurable.keep]
     labels = [corpus.labels[i] for i in idx]
     encoder = _load_for_inference(args)
-    vectors = encode(encoder, [corpus.texts[i] for i in idx], batch_size=args.encode_batch_size,
-                     progress=not args.quiet)
+    vectors = encode_in_slices(encoder, [corpus.texts[i] for i in idx], batch_size=args.encode_batch_size,
+                               progress=not args.quiet)
     scores = score(vectors, labels, EVAL)
     if args.json is None:
         print(scores_summary(scores, args.model, corpus.name, len(idx)))
