@@ -11,6 +11,11 @@ from sklearn.neighbors import KNeighborsClassifier
 from .knn import split_indices
 
 
+def tfidf_vectorizer() -> TfidfVectorizer:
+    """The baseline's TF-IDF settings: sublinear term frequencies, words seen in ≥ 2 texts, no English stop words."""
+    return TfidfVectorizer(sublinear_tf=True, min_df=2, stop_words="english")
+
+
 def tfidf_knn_correct(
     texts: Sequence[str], labels: Sequence, k: int = 10, seed: int = 42, stratify: bool = True,
     test_size: float = 0.1,
@@ -23,7 +28,7 @@ def tfidf_knn_correct(
     """
     labels = np.asarray(labels)
     train_idx, test_idx = split_indices(labels, test_size, seed, stratify)
-    vectors = TfidfVectorizer(sublinear_tf=True, min_df=2, stop_words="english").fit_transform(texts)
+    vectors = tfidf_vectorizer().fit_transform(texts)
     clf = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
     clf.fit(vectors[train_idx], labels[train_idx])
     return clf.predict(vectors[test_idx]) == labels[test_idx]
