@@ -55,7 +55,7 @@ def encode(
     if len(texts) == 0:
         return np.zeros(_no_vectors_shape(encoder, all_layers), dtype=np.float32)
     max_length = max_length or encoder.max_length
-    if encoder.is_static:  # a look-up and a mean, tokenised once, no padding (models.static)
+    if encoder.is_static:  # a look-up and a mean, tokenised once, no padding (models.static); every rank does all
         vectors = encoder.encode_static(texts, max_length, progress=progress, desc=desc)
         vectors = (torch.nn.functional.normalize(vectors, dim=-1) if normalize else vectors).cpu().numpy()
         return vectors[None] if all_layers else vectors
