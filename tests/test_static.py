@@ -179,3 +179,12 @@ def test_finetune_bare_from_model2vec_writes_a_static_folder(tmp_path, tiny_sour
     assert type(st_model[0]).__name__ == "StaticEmbedding"
     np.testing.assert_allclose(st_model.encode(list(toy_corpus.texts)), np.load(out / "embeddings.npy"),
                                atol=TOLERANCE)
+
+
+def test_a_model2vec_folder_loads_as_a_bare_model(tmp_path, tiny_source):
+    static = distill_module.load_distilled(tiny_source, tiny_source, distill_module.DistillSettings(pca_dims=16))
+    static.save_pretrained(tmp_path / "m2v")  # model2vec's own layout: "embeddings", config.json, Normalize
+    bare = load_encoder(str(tmp_path / "m2v"), max_length=48)
+    assert (bare.kind, bare.hidden_size) == ("bare", 16)
+    np.testing.assert_allclose(encode(bare, TEXTS, progress=False), static.encode(TEXTS, normalize=False, max_length=48),
+                               atol=TOLERANCE)

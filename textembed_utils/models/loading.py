@@ -146,10 +146,14 @@ def _load_static_embedding(folder: Path, max_length: int) -> TextEncoder | None:
     first = modules[0]
     if "StaticEmbedding" not in first.get("type", ""):
         return None
-    from safetensors.torch import load_file
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
     sub = folder / first.get("path", "")
-    weights = load_file(str(sub / "model.safetensors"))["embedding.weight"]
+    if not (sub / "model.safetensors").is_file():
+        raise TextembedError(f"The static model {folder} has no model.safetensors.",
+                             "save it in safetensors format (pickle weights are not loaded).")
+    # sentence-transformers reads its own layout and model2vec's ("embeddings", optional mapping and weights).
+    weights = StaticEmbedding.load(str(sub)).embedding.weight.detach().float()
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(sub / "tokenizer.json"))
     vocab = tokenizer.get_vocab()
     # StaticEmbedding stores the bare tokenizer.json, which forgets the special-token roles.
