@@ -147,7 +147,7 @@ def test_the_mini_batch_size_is_range_checked_and_fingerprinted_only_when_set():
 
 
 def test_cached_loss_matches_sentence_transformers_cached_mnrl(tmp_path):
-    """sentence-transformers' CachedMultipleNegativesRankingLoss on the same model and pairs: same loss and gradients."""
+    """sentence-transformers' CachedMultipleNegativesRankingLoss on the same model and pairs: same loss, gradients."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.losses import CachedMultipleNegativesRankingLoss
 
