@@ -16,7 +16,6 @@ there every cell is already a string.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -92,16 +91,19 @@ def _read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return _read_jsonl(path)
-    source = io.StringIO(_decode(path)) if suffix == ".csv" else path
     try:
         if suffix == ".csv":
-            # Only empty cells are missing: a text or label "NA" or "null" stays as written.
-            table = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+            # Read from the file (not a decoded copy in memory); only empty cells are missing:
+            # a text or label "NA" or "null" stays as written.
+            table = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
         else:
             # Nullable dtypes keep an integer column with gaps as integers (not floats with NaN).
-            table = pd.read_parquet(source, engine="pyarrow", dtype_backend="numpy_nullable")
+            table = pd.read_parquet(path, engine="pyarrow", dtype_backend="numpy_nullable")
         table.index = range(1, len(table) + 1)
         return table
+    except UnicodeDecodeError:
+        _decode(path)  # raises the error naming the byte and line
+        raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         raise TextembedError(
             f"Could not read {path} as {suffix[1:]} ({exc}).",
