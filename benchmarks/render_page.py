@@ -23,6 +23,7 @@ TITLES = {
     "bench_knn": "kNN accuracy",
     "bench_scaling": "Scaling with corpus size",
     "bench_paper_estimate": "Paper-scale training on this CPU",
+    "bench_distributed": "Data parallelism: batch, negatives and learning rate",
 }
 
 
@@ -113,6 +114,41 @@ def scaling_section(record: dict) -> str:
             + "\n\nGrowth: the exponent b of time ∝ n^b between consecutive sizes (1 = linear).")
 
 
+def distributed_section(record: dict) -> str:
+    f = record["figures"]
+    threads = record["settings"]["threads"]
+    labels = {"train/1": f"training, 1 process × {threads} threads",
+              "train/1x1": f"training, 1 process × {max(1, threads // 2)} thread(s)",
+              "train/2": f"training, 2 processes (gloo) × {max(1, threads // 2)} thread(s)",
+              "train_cached/1x1": f"training, 1 process × {max(1, threads // 2)} thread(s), cached loss",
+              "encode/1": f"encoding, 1 process × {threads} threads",
+              "encode/2": f"encoding, 2 processes (gloo) × {max(1, threads // 2)} thread(s)"}
+    rows = [[label, num(f["rate"][key]), f["unit"][key.split("/")[0].removesuffix("_cached")]]
+            for key, label in labels.items()]
+    return (
+        "Under `torchrun`, `batch_size` stays the *global* batch: each of W processes embeds B/W of the B "
+        "pairs, the pooled vectors are gathered across processes with their gradients, and every anchor is "
+        "contrasted with all B − 1 other positives, as in one process. What is gathered: the anchor and "
+        "positive vectors (B × dimensions each), nothing else; token states and activations stay on their "
+        "device, the gradients are averaged by DDP, and the loss (the same on every rank) needs no rescaling. "
+        "So the number of negatives is set by `batch_size` alone, not by the number of GPUs, and the "
+        "gradient is that of the whole batch: the learning rate that suits a batch in one process suits "
+        "it across processes, and no linear-scaling rule applies, because the batch did not grow. "
+        "Without the gather (sentence-transformers' `MultipleNegativesRankingLoss` with its default "
+        "`gather_across_devices=False`), each GPU contrasts only its own B/W pairs: B/W − 1 negatives, an "
+        "easier task than the paper's. SimCSE's script gathers, re-inserting the local slice that carries "
+        "the gradient, without scaling the loss: DDP's average then gives 1/W of the full-batch gradient, "
+        "which Adam, dividing by the gradient's own scale, hardly notices (plain SGD would see a W times "
+        "smaller learning rate); here the gather's backward sums the W loss copies, so no factor is left. More "
+        "negatives come from a larger `batch_size`, across processes or on one device with the cached loss "
+        "(`mini_batch_size`: memory of one mini-batch, one extra forward pass); a larger batch is another "
+        "experiment, whose learning rate needs tuning again (the paper's 2e-5 is for 64 pairs).\n\n"
+        + table(["run", "rate", "unit"], rows)
+        + f"\n\nGlobal batch {record['settings']['batch']} pairs, {record['settings']['steps']} timed steps, "
+        f"{record['settings']['texts']} texts encoded, {f['precision']}, median of "
+        f"{record['settings']['repeats']} interleaved launches.")
+
+
 def estimate_section(record: dict) -> str:
     f = record["figures"]
     labels = {"paper_100_batches": "the paper's 100 batches of 64", "iclr_epoch": "one ICLR epoch",
@@ -148,6 +184,7 @@ def static_section(record: dict) -> str:
 SECTIONS: dict[str, Callable[[dict], str]] = {
     "bench_train": train_section, "bench_encode": encode_section, "bench_static": static_section,
     "bench_knn": knn_section, "bench_scaling": scaling_section, "bench_paper_estimate": estimate_section,
+    "bench_distributed": distributed_section,
 }
 
 

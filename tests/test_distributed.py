@@ -186,3 +186,18 @@ def test_a_checkpoint_of_another_number_of_processes_is_refused_with_the_fix(tmp
         train(fresh_model(case), texts, config, checkpoint_dir=tmp_path, progress=False)
     assert "written by a run in 2 processes; this one has 1" in err.value.problem
     assert "resume with 2 processes" in err.value.fix
+
+
+def test_the_performance_page_section_renders_every_contender():
+    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
+    import render_page
+
+    names = ("train/1", "train/1x1", "train/2", "train_cached/1x1", "encode/1", "encode/2")
+    record = {"figures": {"rate": {name: float(i + 1) for i, name in enumerate(names)},
+                          "unit": {"train": "pairs/s", "encode": "texts/s"}, "precision": "bf16"},
+              "settings": {"batch": 32, "steps": 4, "texts": 256, "repeats": 2, "threads": 2}}
+    section = render_page.distributed_section(record)
+    assert "| training, 2 processes (gloo) × 1 thread(s) | 3 | pairs/s |" in section
+    assert "| training, 1 process × 1 thread(s), cached loss | 4 | pairs/s |" in section
+    assert "| encoding, 2 processes (gloo) × 1 thread(s) | 6 | texts/s |" in section
+    assert "B − 1 other positives" in section and "Global batch 32 pairs" in section
