@@ -13,6 +13,7 @@ same ``fit`` with its own one-start profile and without the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -304,44 +305,37 @@ def fit(
     corpus = corpus if corpus is not None else profile_corpus(profile, run.trained_on)
     config = run_config(profile, run)
     key = run_fingerprint(profile, run.start, config, corpus)
-    if not cache:
-        return _train(run, profile, corpus, config, curve_data, progress, key, checkpoint_dir)
-    folder = cache_dir() / "models" / profile["name"] / f"{run.start}-{run.augmentation}-{key}"
-    with file_lock(folder.with_suffix(".lock")):
-        cached = _intact_cache_entry(folder)
-        if cached is not None:
-            encoder = load_encoder(str(folder), max_length=config.max_length)
-            stored = {k: cached[k] for k in RunResult._STORED if k in cached}
-            return RunResult(run, encoder, folder.name, **stored, cached=True)
-        ckpt = folder.with_name(folder.name + ".ckpt")
-        result = _train(run, profile, corpus, config, curve_data, progress, folder.name, ckpt)
-        result.encoder.save(folder)
-        summary = {**result.summary(), "run": run.fields(), "model": result.encoder.name,
-                   "parameters": result.encoder.parameter_count(),
-                   "weights_sha256": tree_digest(folder, exclude=(_SUMMARY_FILE,))}
-        write_json(folder / _SUMMARY_FILE, summary)
-        shutil.rmtree(ckpt, ignore_errors=True)  # the run is complete
+    folder = cache_dir() / "models" / profile["name"] / f"{run.start}-{run.augmentation}-{key}" if cache else None
+    with file_lock(folder.with_suffix(".lock")) if folder else contextlib.nullcontext():
+        if folder is not None:
+            cached = _intact_cache_entry(folder)
+            if cached is not None:
+                encoder = load_encoder(str(folder), max_length=config.max_length)
+                stored = {k: cached[k] for k in RunResult._STORED if k in cached}
+                return RunResult(run, encoder, folder.name, **stored, cached=True)
+            key, checkpoint_dir = folder.name, folder.with_name(folder.name + ".ckpt")
+        encoder = make_encoder(profile, run.start, seed=config.seed)  # a training seed draws the initial weights too
+        eval_fn = (lambda enc, step: knn_metrics(enc, curve_data, profile)) if curve_data is not None else None
+        began = time.perf_counter()
+        trained = train(encoder, corpus.texts, config, eval_fn=eval_fn, checkpoint_dir=checkpoint_dir,
+                        progress=progress)
+        stats = trained.crop_stats
+        result = RunResult(
+            run, encoder, key, config=trained.config, losses=trained.losses, curve=trained.curve,
+            crop_stats={"texts": stats.texts, "usable": stats.croppable, "dropped": stats.dropped},
+            total_steps=trained.total_steps, batches_per_epoch=trained.batches_per_epoch,
+            train_seconds=trained.train_seconds, seconds_per_step=trained.seconds_per_step,
+            wall_seconds=time.perf_counter() - began, device=trained.device, precision=trained.precision,
+            resumed_from=trained.resumed_from or 0,
+        )
+        if folder is not None:
+            encoder.save(folder)
+            summary = {**result.summary(), "run": run.fields(), "model": encoder.name,
+                       "parameters": encoder.parameter_count(),
+                       "weights_sha256": tree_digest(folder, exclude=(_SUMMARY_FILE,))}
+            write_json(folder / _SUMMARY_FILE, summary)
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)  # the run is complete
         return result
-
-
-def _train(run: Run, profile: Mapping, corpus: Corpus, config: TrainConfig, curve_data: EvalSet | None,
-           progress: bool, key: str, checkpoint_dir: Path | None) -> RunResult:
-    encoder = make_encoder(profile, run.start, seed=config.seed)  # a training seed draws the initial weights too
-    eval_fn = None
-    if curve_data is not None:
-        def eval_fn(enc: TextEncoder, step: int) -> dict[str, float]:
-            return knn_metrics(enc, curve_data, profile)
-    began = time.perf_counter()
-    result = train(encoder, corpus.texts, config, eval_fn=eval_fn, checkpoint_dir=checkpoint_dir, progress=progress)
-    stats = result.crop_stats
-    return RunResult(
-        run, encoder, key, config=result.config, losses=result.losses, curve=result.curve,
-        crop_stats={"texts": stats.texts, "usable": stats.croppable, "dropped": stats.dropped},
-        total_steps=result.total_steps, batches_per_epoch=result.batches_per_epoch,
-        train_seconds=result.train_seconds, seconds_per_step=result.seconds_per_step,
-        wall_seconds=time.perf_counter() - began, device=result.device, precision=result.precision,
-        resumed_from=result.resumed_from or 0,
-    )
 
 
 # --- embeddings and scores --------------------------------------------------------------------
