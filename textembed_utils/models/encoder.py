@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
@@ -22,7 +23,7 @@ from ..atomic import atomic_path
 from ..errors import TextembedError
 from .bare import BareEmbedding
 from .pooling import ST_POOLING_MODES, check_pooling, pool
-from .static import encode_static, settings_for_model2vec
+from .static import bag_tokenizer, encode_static, settings_for_model2vec
 
 
 class TextEncoder(nn.Module):
@@ -50,6 +51,7 @@ class TextEncoder(nn.Module):
         self.max_length = max_length
         self.kind = kind
         self.name = name
+        self._bag_tokenizers: dict[int, Tokenizer] = {}  # the static path's truncating copies, per max_length
 
     # --- sizes -------------------------------------------------------------
     @property
@@ -125,8 +127,11 @@ class TextEncoder(nn.Module):
                 f"{self.name} is not a static model (kind {self.kind}, pooling {self.pooling}).",
                 "use evaluation.encode, which picks the right path for any model.",
             )
-        return encode_static(self.backbone.embeddings.weight, self.tokenizer.backend_tokenizer, texts,
-                             max_length or self.max_length, progress=progress, desc=desc)
+        length = max_length or self.max_length
+        if length not in self._bag_tokenizers:  # a copy costs ~0.1 s: made once per length, not per call
+            self._bag_tokenizers[length] = bag_tokenizer(self.tokenizer.backend_tokenizer, length)
+        return encode_static(self.backbone.embeddings.weight, self._bag_tokenizers[length], texts,
+                             progress=progress, desc=desc)
 
     def layer_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Pooled vectors of every hidden state: (num_layers + 1, batch, hidden_size)."""

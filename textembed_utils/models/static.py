@@ -70,11 +70,10 @@ def mean_of_bags(weight: torch.Tensor, ids: torch.Tensor, offsets: torch.Tensor)
 
 
 def encode_static(
-    weight: torch.Tensor, backend: Tokenizer, texts: Sequence[str], max_length: int,
+    weight: torch.Tensor, tokenizer: Tokenizer, texts: Sequence[str],
     chunk: int = CHUNK_TEXTS, progress: bool = False, desc: str = "Encoding",
 ) -> torch.Tensor:
-    """(n, dim) float32 mean token embeddings of ``texts``, in their order, at most ``max_length`` tokens each."""
-    tokenizer = bag_tokenizer(backend, max_length)
+    """(n, dim) float32 mean token embeddings of ``texts``, in their order (``tokenizer`` from ``bag_tokenizer``)."""
     threads = torch.get_num_threads()
     out = []
     for start in tqdm(range(0, len(texts), chunk), desc=desc, disable=not progress, leave=False):
