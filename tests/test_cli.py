@@ -356,3 +356,40 @@ def test_evaluate_drops_rare_classes_when_asked(tmp_path, tiny_model, capsys):
     record = json.loads(captured.out)
     assert record["dropped_classes"] == {"rare": 1} and record["labelled_texts"] == 40
     assert "left out 1 class(es)" in captured.err
+
+
+def test_finetune_refuses_labels_it_cannot_measure_and_publishes_nothing(tmp_path, tiny_model, capsys):
+    corpus = write_corpus(tmp_path, "csv", IDS)
+    assert main(finetune_args(corpus, tmp_path / "out", tiny_model)) == 2
+    err = capsys.readouterr().err
+    assert "has its own label" in err and "--no-eval" in err and _no_outputs(tmp_path)
+
+
+def test_finetune_no_eval_trains_without_scoring(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path, "csv", IDS)
+    assert main(finetune_args(corpus, tmp_path / "out", tiny_model, "--no-eval")) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["knn_accuracy_before"] is None and report["knn_accuracy_after"] is None
+    assert report["evaluation"]["labelled_texts_used"] == 0
+
+
+def test_finetune_drop_rare_classes_scores_the_others(tmp_path, tiny_model, capsys):
+    corpus = write_corpus(tmp_path, "csv", RARE)
+    assert main(finetune_args(corpus, tmp_path / "out", tiny_model, "--drop-rare-classes")) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["evaluation"]["labelled_texts_used"] == 40 and report["knn_accuracy_after"] is not None
+    assert "rare (1)" in capsys.readouterr().err
+
+
+def test_tsne_of_a_large_corpus_maps_a_sample_and_says_so(tmp_path, tiny_model, monkeypatch):
+    from functools import partial
+
+    from textembed_utils import finetune as pipeline
+    from textembed_utils.evaluation.tsne import tsne_sample
+
+    monkeypatch.setattr(pipeline, "tsne_sample", partial(tsne_sample, max_points=25))
+    corpus = write_corpus(tmp_path, "csv")
+    args = [a for a in finetune_args(corpus, tmp_path / "out", tiny_model) if a != "--no-tsne"]
+    assert main(args) == 0
+    tsne = json.loads((tmp_path / "out" / "report.json").read_text())["outputs"]["tsne"]
+    assert tsne["file"] == "tsne.png" and "random sample of 25 of the 40 texts" in tsne["sample"]

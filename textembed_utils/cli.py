@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32 (default: auto)")
     ft.add_argument("--eval-size", type=_EVAL_SIZE, default=DEFAULT_EVAL_SIZE,
                     help=f"labelled texts for the before/after kNN accuracy, or 'all' (default: {DEFAULT_EVAL_SIZE})")
+    ft.add_argument("--drop-rare-classes", action="store_true",
+                    help="leave out classes too small for the split and k neighbours instead of refusing")
+    ft.add_argument("--no-eval", dest="evaluate", action="store_false",
+                    help="train without measuring kNN accuracy (e.g. labels it cannot measure)")
     ft.add_argument("--checkpoint-every", type=ranged_type("checkpoint_every"), default=DEFAULT_CHECKPOINT_EVERY,
                     help=f"steps between checkpoints; a rerun resumes (default: {DEFAULT_CHECKPOINT_EVERY})")
     ft.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE map")
@@ -212,7 +216,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     corpus = read_corpus(args)
     request = FinetuneRequest(
         corpus=corpus, out=args.out, config=config, model=args.model, init=args.init, pooling=args.pooling,
-        eval_size=args.eval_size, encode_batch_size=args.encode_batch_size, tsne=args.tsne,
+        eval_size=args.eval_size, drop_rare_classes=args.drop_rare_classes, evaluate=args.evaluate,
+        encode_batch_size=args.encode_batch_size, tsne=args.tsne,
         overwrite=args.overwrite, progress=not args.quiet, command=args.invocation,
         read_seconds=time.perf_counter() - began,
     )

@@ -29,7 +29,10 @@ from .augment import PairSampler
 from .corpora import Corpus
 from .errors import TextembedError
 from .evaluation import encode, tsne_map
-from .evaluation.scoring import EvalSpec, Scores, check_scorable, eval_sample, score
+from .evaluation.encode_file import encode_in_slices
+from .evaluation.labels import check_measurable
+from .evaluation.scoring import EvalSpec, Scores, eval_sample, score
+from .evaluation.tsne import tsne_sample
 from .experiments import Run, fit, run_config, run_fingerprint
 from .models.pooling import ST_POOLING_MODES
 from .training import TrainConfig, resolve_device
@@ -110,6 +113,8 @@ class FinetuneRequest:
     init: str = "pretrained"
     pooling: str | None = None
     eval_size: int | None = 2000
+    drop_rare_classes: bool = False  # leave out classes too small to measure instead of refusing
+    evaluate: bool = True  # False: train without measuring kNN accuracy (--no-eval)
     encode_batch_size: int = 64
     tsne: bool = True
     overwrite: bool = False
@@ -163,7 +168,13 @@ def _prepare(request: FinetuneRequest, echo: Echo) -> tuple[PairSampler, np.ndar
         )
     eval_idx = eval_sample(request.corpus.labels or [None] * len(request.corpus), request.eval_size, EVAL.seed)
     if request.corpus.has_labels:
-        check_scorable([request.corpus.labels[i] for i in eval_idx], EVAL)
+        measurable = check_measurable([request.corpus.labels[i] for i in eval_idx], EVAL.k, EVAL.test_size,
+                                      drop_rare=request.drop_rare_classes, skip=not request.evaluate)
+        measurable.raise_if_not_measurable()  # degenerate labels are refused, never scored
+        if measurable.dropped:
+            echo(f"Left out {len(measurable.dropped)} class(es) too small to measure (--drop-rare-classes): "
+                 + ", ".join(f"{c} ({n})" for c, n in measurable.dropped.items()) + ".")
+        eval_idx = eval_idx[measurable.keep]
     echo(sampler.stats.describe() if sampler.augmentation != "masking"
          else f"{len(sampler):,} texts train with masking.")
     return sampler, eval_idx
@@ -203,17 +214,21 @@ def _by_metric(scores: Scores | None, value: Callable[[Accuracy], object]) -> di
     return {metric.removeprefix("knn_"): value(acc) for metric, acc in scores.accuracies.items()}
 
 
-def _write_tsne(vectors: np.ndarray, labels: list | None, path: Path, title: str, seed: int) -> None:
+def _write_tsne(vectors: np.ndarray, labels: list | None, path: Path, title: str, seed: int) -> str | None:
+    """Draw the map (of a seeded sample above ``TSNE_MAX_POINTS`` texts); return the sample's note or None."""
     import matplotlib.pyplot as plt
 
     from .plotting import set_style, tsne_scatter
 
     set_style()
-    coords = tsne_map(vectors, seed=seed)
+    idx, note = tsne_sample(len(vectors), seed=seed)
+    coords = tsne_map(vectors[idx], seed=seed)
     fig, ax = plt.subplots(figsize=(7, 6))
-    tsne_scatter(coords, None if labels is None else [lab or UNLABELLED for lab in labels], ax=ax, title=title)
+    shown = None if labels is None else [labels[i] or UNLABELLED for i in idx]
+    tsne_scatter(coords, shown, ax=ax, title=title if note is None else f"{title}\n{note}")
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
+    return note
 
 
 def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
@@ -227,7 +242,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
     watch.seconds["read_corpus"] = round(request.read_seconds, 3)
     corpus, config, out = request.corpus, request.config, request.out
     sampler, eval_idx = _prepare(request, echo)
-    labels = [corpus.labels[i] for i in eval_idx] if corpus.has_labels else None
+    labels = [corpus.labels[i] for i in eval_idx] if len(eval_idx) else None
 
     profile, run = request_profile(request), request_run(request)
     echo(f"Loading the model '{request.model}' ({request.init}) ...")
@@ -250,8 +265,8 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
 
     echo(f"Embedding all {len(corpus):,} texts ...")
     with watch.stage("embed_corpus"):
-        embeddings = encode(encoder, corpus.texts, batch_size=request.encode_batch_size,
-                            progress=request.progress, desc="Encoding (corpus)").astype(np.float32)
+        embeddings = encode_in_slices(encoder, corpus.texts, batch_size=request.encode_batch_size,
+                                      progress=request.progress)
     after = None
     if labels is not None:
         with watch.stage("evaluate_after"):
@@ -327,6 +342,7 @@ def _tsne_stage(request: FinetuneRequest, embeddings: np.ndarray, staged: Path, 
     echo(f"t-SNE map of {len(embeddings):,} texts ...")
     labels = request.corpus.labels if request.corpus.has_labels else None
     with watch.stage("tsne"):
-        _write_tsne(embeddings, labels, staged / TSNE_FILE,
-                    f"{request.corpus.name}: {request.config.augmentation}, {request.model}", request.config.seed)
-    return {"file": TSNE_FILE, "coloured_by": "label" if labels is not None else None}
+        note = _write_tsne(embeddings, labels, staged / TSNE_FILE,
+                           f"{request.corpus.name}: {request.config.augmentation}, {request.model}",
+                           request.config.seed)
+    return {"file": TSNE_FILE, "coloured_by": "label" if labels is not None else None, "sample": note}

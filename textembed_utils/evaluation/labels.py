@@ -83,7 +83,8 @@ def _problem(counts: Counter, n: int, k: int, test_size: float, smallest: int) -
     if all(count == 1 for count in counts.values()):
         return (f"kNN accuracy cannot be measured: each of the {n} labelled texts has its own label "
                 "(an id or title column?), so no neighbour can share it.",
-                "pass the column that holds classes shared by many texts (e.g. a topic), not an identifier.")
+                "pass the column that holds classes shared by many texts (e.g. a topic), not an identifier, "
+                "or skip=True (CLI: --no-eval) to skip the accuracy.")
     small = sorted((c for c, count in counts.items() if count < smallest), key=lambda c: (counts[c], str(c)))
     if small:
         return (f"kNN accuracy cannot be measured: {len(small)} of {len(counts)} classes have fewer than "
