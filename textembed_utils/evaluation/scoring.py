@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import TextembedError
 from .knn import split_indices
 
 if TYPE_CHECKING:
@@ -104,15 +103,3 @@ def score(vectors: np.ndarray, labels: Sequence, spec: EvalSpec = EvalSpec(), *,
     if probe:
         correct["linear_probe"] = linear_probe_correct(vectors, labels, **common)
     return Scores({metric: accuracy_with_interval(hits) for metric, hits in correct.items()}, correct)
-
-
-def check_scorable(labels: Sequence, spec: EvalSpec = EvalSpec()) -> None:
-    """Raise a clear error when ``labels`` cannot give a meaningful kNN accuracy under ``spec``."""
-    train_idx, _ = spec.split(labels)  # ≥ 2 classes or an error
-    if len(train_idx) < spec.k:
-        raise TextembedError(
-            f"Only {len(labels)} labelled texts, too few for kNN accuracy with k={spec.k} "
-            f"on a {1 - spec.test_size:.0%}/{spec.test_size:.0%} split.",
-            f"label at least {int(np.ceil(spec.k / (1 - spec.test_size))) + 1} texts, raise --eval-size, "
-            "or leave out --label-column.",
-        )
