@@ -48,7 +48,7 @@ from .profiles import DEFAULT_PROFILE, profile_names
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 PACKAGE_DIR = Path(__file__).resolve().parent
-BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book")
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "book", "_static")
 STAGED_CHAPTERS = "notebooks"  # the clean notebooks live at the same path in the repo, so launch buttons open them
 # Threads per notebook kernel: the book must share a 2-core machine politely.
 DEFAULT_THREADS = "2"

@@ -249,6 +249,12 @@ class RunResult:
         """The stored part (everything but the encoder and the run), as written beside cached weights."""
         return {key: getattr(self, key) for key in self._STORED}
 
+    def how(self) -> str:
+        """How this model came to be, for a progress line: untrained, loaded from the cache, or trained (seconds)."""
+        if not self.run.trained:
+            return "untrained"
+        return "cached" if self.cached else f"trained, {self.train_seconds:.0f} s"
+
     @property
     def warmup_steps(self) -> int:
         """Batches of linear learning-rate warm-up this run had (0 when untrained)."""

@@ -114,3 +114,10 @@ def read_records(profile: str) -> dict[str, dict]:
     """Every record of a profile, keyed by experiment name."""
     folder = results_dir(profile)
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def record_written(path: Path, seconds: float) -> str:
+    """The line a chapter ends with: its record, its wall time and the CPU it ran on (a measured runtime)."""
+    from ..machine import cpu_description
+
+    return f"results record: {path.name}; this chapter ran {seconds:.0f} s on {cpu_description()}"
