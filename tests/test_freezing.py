@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from textembed_utils.errors import TextembedError
 from textembed_utils.models import freeze_prefix, transformer_layers
+from textembed_utils.models.freezing import trainable_by_freeze
 from textembed_utils.training import TrainConfig, train
 
 
@@ -52,3 +55,18 @@ def test_frozen_weights_are_unchanged_by_training_and_the_rest_moves(tiny_encode
     assert frozen and moved
     assert all(torch.equal(before[k], after[k]) for k in frozen)
     assert all(not torch.equal(before[k], after[k]) for k in moved)
+
+
+def test_the_freezing_plan_counts_what_each_k_leaves_to_train(tiny_encoder):
+    backbone = tiny_encoder.backbone
+    layers = transformer_layers(backbone)
+    total = sum(p.numel() for p in backbone.parameters())
+    plan = trainable_by_freeze(backbone)
+    assert [row["k"] for row in plan] == [0, 1, 2]
+    for row in plan:  # the same count freeze_prefix leaves trainable on a fresh copy of the model
+        fresh = copy.deepcopy(backbone)
+        assert row["trainable parameters"] == total - freeze_prefix(fresh, row["k"])
+    assert plan[0]["frozen"] == "embeddings" and plan[2]["frozen"] == "embeddings + layers 1–2"
+    assert plan[-1]["trainable share"] == pytest.approx(sum(p.numel() for p in backbone.pooler.parameters()) / total)
+    assert all(p.requires_grad for p in backbone.parameters())  # the plan froze nothing
+    assert len(layers) == 2

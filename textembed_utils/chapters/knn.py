@@ -94,15 +94,22 @@ def example_queries(before: Evaluated, after: Evaluated, count: int = 3, metric:
     return (fixed + kept)[:count]
 
 
-def neighbours_side_by_side(views: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Neighbour tables of one test text (``{"untrained": ..., "after crops": ...}``) in one narrow table.
+def neighbours_side_by_side(views: Mapping[str, pd.DataFrame]):
+    """Neighbour tables of one test text (``{"untrained": ..., "after crops": ...}``) as one narrow table.
 
     Each model's column holds the neighbour's label marked ✓ (the test text's own)
-    or ✗, and the start of its text.
+    or ✗, with the start of its text below it; the caption is the test text, its
+    label and each model's vote, so the table reads on its own.
     """
-    return pd.DataFrame({label: [f"{'✓' if same else '✗'} {lab} — {text}" for lab, same, text
-                                 in zip(view["label"], view["same label"], view["text"])]
-                         for label, view in views.items()}, index=next(iter(views.values())).index)
+    first = next(iter(views.values()))
+    asked = first.attrs["query"]
+    cells = {label: [f"{'✓' if same else '✗'} {lab}<br><small>{text}</small>" for lab, same, text
+                     in zip(view["label"], view["same label"], view["text"])]
+             for label, view in views.items()}
+    votes = "; ".join(f"{label} → {view.attrs['vote']} ({'right' if view.attrs['vote'] == asked['label'] else 'wrong'})"
+                      for label, view in views.items())
+    frame = pd.DataFrame(cells, index=first.index)
+    return frame.style.set_caption(f"Test text [{asked['label']}]: {asked['text']}<br>Vote: {votes}")
 
 
 def findings(results: Mapping[Run | Reference, Evaluated], metric: str = "knn_euclidean") -> list[Finding]:
