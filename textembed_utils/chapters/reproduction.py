@@ -54,16 +54,20 @@ class Status:
         stored = self.records.get(experiment, {}).get("findings", [])
         return [_finding(f) for f in stored if claim is None or f["claim"] == claim]
 
+    def machines(self) -> list[str]:
+        """The CPUs (or devices) the records were written on, each once."""
+        return list(dict.fromkeys(record.get("machine", {}).get("description", record["device"])
+                                  for record in self.records.values()))
+
     def runs_overview(self) -> pd.DataFrame:
-        """Which chapter records exist, when and where they ran, and how long each took."""
+        """Which chapter records exist, how long each chapter ran, what it holds, and when and from which commit."""
         rows = {}
         for name, record in self.records.items():
-            machine = record.get("machine", {})
-            rows[name] = {"created": record["created"], "CPU": machine.get("description", machine.get("processor")),
-                          "device": record["device"],
-                          "wall time (s)": None if record.get("wall_time_s") is None else round(record["wall_time_s"]),
+            seconds = record.get("wall_time_s")
+            rows[name] = {"wall time (s)": None if seconds is None else round(seconds),
                           "accuracy rows": len(record.get("rows", [])), "findings": len(record.get("findings", [])),
-                          "git commit": str(record.get("git_commit", ""))[:12]}
+                          "written (UTC)": record["created"][:16].replace("T", " "),
+                          "commit": str(record.get("git_commit", ""))[:8]}
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def _claim_from_findings(self, experiments: tuple[str, ...], claim: str, where: str) -> tuple[str, str, str]:
