@@ -201,3 +201,32 @@ def test_the_performance_page_section_renders_every_contender():
     assert "| training, 1 process × 1 thread(s), cached loss | 4 | pairs/s |" in section
     assert "| encoding, 2 processes (gloo) × 1 thread(s) | 6 | texts/s |" in section
     assert "B − 1 other positives" in section and "Global batch 32 pairs" in section
+
+
+def test_textembed_finetune_under_torchrun_publishes_one_folder_like_one_process(tmp_path, monkeypatch):
+    import csv
+    import json
+
+    from textembed_utils.cli import main as textembed
+
+    fresh_model(CASES["crops"]).save(tmp_path / "tiny-model")
+    corpus = make_toy_corpus(96)
+    with open(tmp_path / "toy.csv", "w", newline="") as fh:
+        rows = csv.writer(fh)
+        rows.writerow(["text", "topic"])
+        rows.writerows(zip(corpus.texts, corpus.labels))
+    args = ["finetune", "toy.csv", "--label-column", "topic", "--model", "tiny-model", "--n-sentences", "1",
+            "--batch-size", "16", "--steps", "3", "--lr", "1e-3", "--precision", "fp32", "--no-tsne", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "textembed_utils.cli", *args, "--out", "two"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-4000:]
+    assert two.stdout.count("Wrote two:") == 1  # rank 0 alone speaks and publishes
+    monkeypatch.chdir(tmp_path)
+    assert textembed([*args, "--out", "one"]) == 0
+    one_report, two_report = (json.loads((tmp_path / out / "report.json").read_text()) for out in ("one", "two"))
+    assert two_report["training"]["loss_curve"] == pytest.approx(one_report["training"]["loss_curve"], rel=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "two" / "embeddings.npy"),
+                               np.load(tmp_path / "one" / "embeddings.npy"), rtol=1e-5, atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "tiny-model", "toy.csv", "two"]  # no leftovers

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--mask-fraction", type=ranged_type("mask_fraction"), default=0.15,
                     help="fraction of tokens masked (masking)")
     ft.add_argument("--batch-size", type=ranged_type("batch_size"), default=64, help="pairs per batch (paper: 64)")
+    ft.add_argument("--mini-batch-size", type=ranged_type("mini_batch_size"), default=None,
+                    help="pairs per cached forward pass (GradCache): a batch larger than memory allows")
     length = ft.add_mutually_exclusive_group()
     length.add_argument("--steps", type=ranged_type("steps"), default=None, help="training batches")
     length.add_argument("--epochs", type=ranged_type("epochs"), default=None,
@@ -190,9 +192,10 @@ def _model_max_length(model: str, requested: int | None) -> int:
 def _load_for_inference(args: argparse.Namespace):
     from .models import load_encoder
     from .training import resolve_device
+    from .training.distributed import rank_device, world
 
     encoder = load_encoder(args.model, max_length=_model_max_length(args.model, args.max_length))
-    return encoder.to(resolve_device(args.device))
+    return encoder.to(rank_device(resolve_device(args.device), world()))
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -202,10 +205,11 @@ def run_finetune(args: argparse.Namespace) -> int:
     from .finetune import FinetuneRequest, finetune
     from .report import finetune_summary
     from .training import TrainConfig
+    from .training.distributed import join_process_group
 
     config = TrainConfig(
         augmentation=args.augmentation, n_sentences=args.n_sentences, splitter=args.splitter,
-        mask_fraction=args.mask_fraction, batch_size=args.batch_size, lr=args.lr,
+        mask_fraction=args.mask_fraction, batch_size=args.batch_size, mini_batch_size=args.mini_batch_size, lr=args.lr,
         temperature=args.temperature, symmetric=args.symmetric,
         epochs=args.epochs if args.epochs is not None else 1.0, steps=args.steps,
         warmup_fraction=args.warmup_fraction, max_length=args.max_length,
@@ -221,8 +225,10 @@ def run_finetune(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress=not args.quiet, command=args.invocation,
         read_seconds=time.perf_counter() - began,
     )
-    report = finetune(request, echo=_echo)
-    print(finetune_summary(report, args.out))
+    main_rank = join_process_group().is_main  # under torchrun rank 0 speaks and publishes; the others train
+    report = finetune(request, echo=_echo if main_rank else lambda message: None)
+    if main_rank:
+        print(finetune_summary(report, args.out))
     return 0
 
 
@@ -230,15 +236,18 @@ def run_embed(args: argparse.Namespace) -> int:
     """Embed the corpus slice by slice straight into the .npy file: memory stays bounded whatever its size."""
     from .atomic import ensure_writable_dir
     from .evaluation.encode_file import encode_to_npy
+    from .training.distributed import join_process_group
 
     if args.out.suffix != ".npy":
         raise TextembedError(f"--out {args.out} does not end in .npy.", "name the output file FILE.npy.")
     ensure_writable_dir(args.out.parent)
     corpus = read_corpus(args)
+    here = join_process_group()  # under torchrun each rank encodes its share; rank 0 writes the file
     encoder = _load_for_inference(args)
     rows, dims = encode_to_npy(encoder, corpus.texts, args.out, batch_size=args.encode_batch_size,
-                               normalize=args.normalize, progress=not args.quiet)
-    print(f"Wrote {args.out}: {rows:,} × {dims} embeddings of '{corpus.name}' by {args.model}.")
+                               normalize=args.normalize, progress=not args.quiet, distributed=True)
+    if here.is_main:
+        print(f"Wrote {args.out}: {rows:,} × {dims} embeddings of '{corpus.name}' by {args.model}.")
     return 0
 
 

@@ -36,6 +36,7 @@ from .evaluation.tsne import tsne_sample
 from .experiments import Run, fit, run_config, run_fingerprint
 from .models.pooling import ST_POOLING_MODES
 from .training import TrainConfig, resolve_device
+from .training.distributed import join_process_group, rank_device
 
 if TYPE_CHECKING:
     from .evaluation.intervals import Accuracy
@@ -236,8 +237,11 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
 
     An interrupted run (Ctrl-C) keeps its last checkpoint beside ``out`` and
     resumes from it when called again with the same model, data and settings;
-    the checkpoint is removed once the folder is published.
+    the checkpoint is removed once the folder is published. Under ``torchrun``
+    every rank runs the pipeline (training and embedding are data-parallel) and
+    rank 0 alone publishes the folder; the other ranks return an empty report.
     """
+    here = join_process_group()
     watch = Stopwatch()
     watch.seconds["read_corpus"] = round(request.read_seconds, 3)
     corpus, config, out = request.corpus, request.config, request.out
@@ -247,13 +251,13 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
     profile, run = request_profile(request), request_run(request)
     echo(f"Loading the model '{request.model}' ({request.init}) ...")
     with watch.stage("load_model"):
-        encoder = fit(run.untrained(), profile).encoder.to(resolve_device(config.device))
+        encoder = fit(run.untrained(), profile).encoder.to(rank_device(resolve_device(config.device), here))
     before = None
     if labels is not None:
         echo(f"kNN accuracy before training, on {len(eval_idx):,} labelled texts ...")
         with watch.stage("evaluate_before"):
             vectors = encode(encoder, [corpus.texts[i] for i in eval_idx], batch_size=request.encode_batch_size,
-                             progress=request.progress, desc="Encoding (before)")
+                             progress=request.progress, desc="Encoding (before)", distributed=True)
             before = _knn_scores(vectors, labels)
 
     ckpt = checkpoint_folder(out, run_fingerprint(profile, START, run_config(profile, run), corpus))
@@ -266,12 +270,14 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
     echo(f"Embedding all {len(corpus):,} texts ...")
     with watch.stage("embed_corpus"):
         embeddings = encode_in_slices(encoder, corpus.texts, batch_size=request.encode_batch_size,
-                                      progress=request.progress)
+                                      progress=request.progress, distributed=True)
     after = None
     if labels is not None:
         with watch.stage("evaluate_after"):
             after = _knn_scores(embeddings[eval_idx], labels)
 
+    if not here.is_main:
+        return {}
     with atomic_path(out) as staged:
         with watch.stage("save_outputs"):
             encoder.save(staged)

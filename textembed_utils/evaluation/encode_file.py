@@ -12,11 +12,13 @@ back, so its peak RSS would still grow with the result. Within a slice
 ``encode`` sorts texts by length, which is where its speed comes from; slices of
 16k texts pad about as little as the whole corpus would. The file is staged and
 renamed into place (``atomic_path``): an interrupted run leaves no truncated
-``.npy``.
+``.npy``. With ``distributed=True`` under ``torchrun`` each rank encodes its share
+of every slice (``encode``'s ``distributed``) and rank 0 alone writes the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..models import TextEncoder
+from ..training.distributed import join_process_group
 from .encode import encode
 
 SLICE_TEXTS = 16_384
@@ -31,13 +34,13 @@ SLICE_TEXTS = 16_384
 
 def encode_slices(
     encoder: TextEncoder, texts: Sequence[str], *, batch_size: int = 64, normalize: bool = False,
-    progress: bool = True, slice_texts: int = SLICE_TEXTS,
+    progress: bool = True, slice_texts: int = SLICE_TEXTS, distributed: bool = False,
 ) -> Iterator[np.ndarray]:
     """The float32 embeddings of ``texts`` in order, one slice of at most ``slice_texts`` rows at a time."""
     slices = range(0, len(texts), slice_texts)
     for number, start in enumerate(slices, start=1):
         vectors = encode(encoder, texts[start : start + slice_texts], batch_size=batch_size, normalize=normalize,
-                         progress=progress, desc=f"Encoding {number}/{len(slices)}")
+                         progress=progress, desc=f"Encoding {number}/{len(slices)}", distributed=distributed)
         yield np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -50,7 +53,9 @@ def encode_to_npy(
     """
     shape = (len(texts), encoder.hidden_size)
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape}
-    with atomic_path(path) as staged, open(staged, "wb") as fh:
+    main = not options.get("distributed") or join_process_group().is_main
+    target = atomic_path(path) if main else contextlib.nullcontext(os.devnull)  # the other ranks write nothing
+    with target as staged, open(staged, "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, header)
         for vectors in encode_slices(encoder, texts, **options):
             fh.write(vectors.tobytes())
