@@ -1,14 +1,16 @@
-"""Large corpora: peak memory and wall time of ``textembed embed`` at 10k, 100k (and 500k) texts.
+"""Large corpora: peak memory and wall time of ``textembed embed`` / ``evaluate`` at 10k, 100k (and 500k) texts.
 
-Each corpus is a ``.txt`` file of texts made by recombining sentences of the
-embedded wiki corpus: text i is three sentences drawn at random (seed 0) from all
-of its sentences, so sizes beyond the 9,033 articles still look like wiki prose
-(about 400 characters per text). Each size runs ``textembed embed bare`` (the
-random token-embedding model: what the issue measured, and a model cheap enough
-that the pipeline's memory, not the model's compute, dominates) in a fresh
-process, on ``--threads`` threads, and the peak resident memory of that process
-is read from the kernel (``wait4``'s ``ru_maxrss``), model and interpreter
-included. The result ``.npy`` size is reported next to it.
+Each corpus is made by recombining sentences of the embedded wiki corpus: text i
+is three sentences drawn at random (seed 0) from all of its sentences, labelled
+with the topic of the first one, so sizes beyond the 9,033 articles still look
+like wiki prose (about 400 characters per text). Each size runs, in a fresh
+process on ``--threads`` threads, ``textembed embed bare`` on the ``.txt`` file
+(the random token-embedding model: what the issue measured, and a model cheap
+enough that the pipeline's memory, not the model's compute, dominates) and
+``textembed evaluate bare`` on the same texts as a labelled ``.csv`` (the default
+2,000-text evaluation sample: reading the table dominates). The peak resident
+memory of each process is read from the kernel (``wait4``'s ``ru_maxrss``),
+model and interpreter included; the result ``.npy`` size is reported next to it.
 
 Sizes not measured (``--sizes`` picks the measured ones) are extrapolated
 linearly from the two largest measured sizes, and marked so.
@@ -19,6 +21,7 @@ linearly from the two largest measured sizes, and marked so.
 
 from __future__ import annotations
 
+import csv
 import os
 import random
 import subprocess
@@ -38,40 +41,65 @@ SENTENCES_PER_TEXT = 3
 TEXTEMBED = Path(sys.executable).with_name("textembed")
 
 
-def wiki_sentences() -> list[str]:
-    """Every sentence of the wiki corpus of at least 20 characters, on one line (whitespace collapsed)."""
-    sentences = (" ".join(s.split()) for text in load_corpus("wiki").texts for s in split_sentences(text))
-    return [s for s in sentences if len(s) >= 20]
+def wiki_sentences() -> list[tuple[str, str]]:
+    """(sentence, topic) of every wiki sentence of at least 20 characters, on one line (whitespace collapsed)."""
+    wiki = load_corpus("wiki")
+    pairs = ((" ".join(s.split()), topic)
+             for text, topic in zip(wiki.texts, wiki.labels) for s in split_sentences(text))
+    return [(s, topic) for s, topic in pairs if len(s) >= 20]
 
 
-def write_corpus(path: Path, n: int, sentences: list[str], seed: int = 0) -> int:
-    """``n`` texts of ``SENTENCES_PER_TEXT`` random wiki sentences, one per line; return the file's bytes."""
+def write_corpora(folder: Path, n: int, sentences: list[tuple[str, str]], seed: int = 0) -> tuple[Path, Path]:
+    """``n`` texts of ``SENTENCES_PER_TEXT`` random wiki sentences: one per line (.txt) and with topics (.csv)."""
     rng = random.Random(seed)
-    with open(path, "w", encoding="utf-8") as fh:
+    txt, table = folder / f"wiki-{n}.txt", folder / f"wiki-{n}.csv"
+    with open(txt, "w", encoding="utf-8") as lines, open(table, "w", encoding="utf-8", newline="") as rows:
+        writer = csv.writer(rows)
+        writer.writerow(["text", "topic"])
         for _ in range(n):
-            fh.write(". ".join(rng.choices(sentences, k=SENTENCES_PER_TEXT)) + ".\n")
-    return path.stat().st_size
+            drawn = rng.choices(sentences, k=SENTENCES_PER_TEXT)
+            text = ". ".join(s for s, _ in drawn) + "."
+            lines.write(text + "\n")
+            writer.writerow([text, drawn[0][1]])
+    return txt, table
 
 
-def measure(corpus: Path, out: Path, threads: int) -> dict:
-    """Wall seconds and peak RSS (MB) of ``textembed embed bare corpus --out out`` in a fresh process."""
+def measure(arguments: list[str], threads: int) -> dict:
+    """Wall seconds and peak RSS (MB) of ``textembed ARGUMENTS --threads T --quiet`` in a fresh process."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    command = [str(TEXTEMBED), "embed", "bare", str(corpus), "--out", str(out), "--threads", str(threads), "--quiet"]
+    command = [str(TEXTEMBED), *arguments, "--threads", str(threads), "--quiet"]
     began = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - began
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr.read().decode()}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "npy_mb": round(out.stat().st_size / 2**20, 1), "measured": True}
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def measure_size(folder: Path, n: int, sentences: list[tuple[str, str]], threads: int) -> dict:
+    """Both commands on a corpus of ``n`` texts; the corpus files are removed afterwards."""
+    txt, table = write_corpora(folder, n, sentences)
+    out = folder / f"wiki-{n}.npy"
+    row = {"corpus_mb": round(txt.stat().st_size / 2**20, 1),
+           "embed": measure(["embed", "bare", str(txt), "--out", str(out)], threads),
+           "evaluate": measure(["evaluate", "bare", str(table), "--label-column", "topic"], threads),
+           "npy_mb": round(out.stat().st_size / 2**20, 1), "measured": True}
+    for path in (txt, table, out):
+        path.unlink()
+    return row
 
 
 def extrapolate(rows: dict[int, dict], n: int) -> dict:
     """Linear in n from the two largest measured sizes (time and memory of a streamed run grow linearly)."""
     (n1, a), (n2, b) = sorted(rows.items())[-2:]
-    at = {key: round(b[key] + (b[key] - a[key]) * (n - n2) / (n2 - n1), 1) for key in ("seconds", "peak_rss_mb")}
-    return {**at, "npy_mb": round(n * 384 * 4 / 2**20, 1), "measured": False}
+
+    def at(first: dict, second: dict) -> dict:
+        return {key: round(second[key] + (second[key] - first[key]) * (n - n2) / (n2 - n1), 1)
+                for key in ("seconds", "peak_rss_mb")}
+
+    return {"embed": at(a["embed"], b["embed"]), "evaluate": at(a["evaluate"], b["evaluate"]),
+            "npy_mb": round(n * 384 * 4 / 2**20, 1), "measured": False}
 
 
 def main() -> None:
@@ -83,20 +111,20 @@ def main() -> None:
     rows: dict[int, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sorted(args.sizes):
-            corpus = Path(tmp) / f"wiki-{n}.txt"
-            corpus_mb = write_corpus(corpus, n, sentences) / 2**20
-            rows[n] = {"corpus_mb": round(corpus_mb, 1), **measure(corpus, Path(tmp) / f"wiki-{n}.npy", args.threads)}
-            corpus.unlink()
-            print(f"{n:>9,} texts ({corpus_mb:.0f} MB): {rows[n]['seconds']:.0f} s, "
-                  f"peak RSS {rows[n]['peak_rss_mb']:.0f} MB, .npy {rows[n]['npy_mb']:.0f} MB", flush=True)
+            rows[n] = measure_size(Path(tmp), n, sentences, args.threads)
     for n in SIZES:
         if n not in rows and len(rows) >= 2:
             rows[n] = extrapolate(rows, n)
-            print(f"{n:>9,} texts: ~{rows[n]['seconds']:.0f} s, ~{rows[n]['peak_rss_mb']:.0f} MB (extrapolated)")
+    for n, row in sorted(rows.items()):
+        mark = "" if row["measured"] else " (extrapolated)"
+        print(f"{n:>9,} texts{mark}: " + "; ".join(
+            f"{command} {row[command]['seconds']:.0f} s, peak RSS {row[command]['peak_rss_mb']:.0f} MB"
+            for command in ("embed", "evaluate")) + f"; .npy {row['npy_mb']:.0f} MB", flush=True)
     report(
         "bench_large_corpus", __doc__.splitlines()[0], args, comparisons=[],
         figures={"sizes": {str(n): rows[n] for n in sorted(rows)}},
-        settings={"command": "textembed embed bare CORPUS.txt --out FILE.npy --threads T --quiet",
+        settings={"commands": ["textembed embed bare CORPUS.txt --out FILE.npy --threads T --quiet",
+                               "textembed evaluate bare CORPUS.csv --label-column topic --threads T --quiet"],
                   "sentences_per_text": SENTENCES_PER_TEXT, "wiki_sentences": len(sentences)},
         notes=["Peak RSS is the whole process (interpreter, torch, tokenizer, model), from wait4's ru_maxrss.",
                "Sizes marked measured: false are linear extrapolations from the two largest measured sizes."],
