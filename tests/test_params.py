@@ -7,11 +7,11 @@ import math
 import pytest
 
 from textembed_utils.errors import TextembedError
-from textembed_utils.params import Param, positive, validate_parameters
+from textembed_utils.params import Param, validate_parameters
 
 SPEC = {
     "profile": Param(str, choices=("tiny", "embedded", "paper")),
-    "lr": Param(float, optional=True, **positive("a positive learning rate, e.g. 2e-5")),
+    "lr": Param(float, optional=True, check=lambda v: v > 0, expected="a positive learning rate, e.g. 2e-5"),
     "batch_size": Param(int, check=lambda v: v >= 2, expected="an integer ≥ 2"),
     "symmetric": Param(bool),
 }

@@ -8,7 +8,7 @@ only ``-p profile <name>``, into ``executed/<profile>/`` (the clean notebooks in
 ``notebooks/`` are never written). A notebook is skipped when its source, its
 parameters and the package (version and source files) are unchanged since its
 last successful run; a notebook whose metadata sets ``textembed.reads_records``
-(the reproduction-status page) also reruns when another chapter's record changed.
+(the reproduction-status page) runs after the chapters and also reruns when another chapter's record changed.
 
 ``build`` stages the book's sources (``_config.yml``, ``_toc.yml``, ``book/``,
 ``references.bib`` and the executed notebooks as ``notebooks/``) into
@@ -199,6 +199,8 @@ def run(profile: str, only: list[str] | None = None, force: bool = False) -> dic
         if unknown:
             raise TextembedError(f"No notebook(s) {unknown}.", f"use some of: {', '.join(p.stem for p in paths)}.")
         paths = [p for p in paths if p.stem in only]
+    # Pages that read the chapters' records (the reproduction status) run after every chapter, whatever their number.
+    paths = sorted(paths, key=lambda p: bool(notebook_source(p)["textembed"].get("reads_records")))
     _kernel_environment()
     timings: dict[str, float | None] = {}
     with one_at_a_time(profile):

@@ -60,10 +60,6 @@ class Param:
         return None
 
 
-def positive(expected: str = "a positive number") -> dict:
-    return {"check": lambda v: v > 0, "expected": expected}
-
-
 def validate_parameters(namespace: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, Any]:
     """Check every parameter of ``spec`` in ``namespace``; reject unknown ones; return the values.
 

@@ -36,7 +36,7 @@ from ..errors import TextembedError
 from ..evaluation.layers import layer_scores, linear_cka
 from ..evaluation.scoring import KNN_METRICS
 from ..experiments import Evaluated, Run
-from ..params import Param, positive
+from ..params import Param
 from ..results import tables
 from ..results.findings import Finding, compare
 from ..results.verdicts import Verdict
@@ -48,7 +48,7 @@ SPEC: dict[str, Param] = {
     "starts": Param(str, optional=True, expected="comma-separated starts, e.g. 'pretrained,scratch'"),
     "augmentations": Param(str, expected="comma-separated augmentations, e.g. 'crops,dropout'"),
     "freeze_start": Param(str, choices=ex.STARTS),
-    "freeze_steps": Param(int, optional=True, **positive("a number of batches ≥ 1")),
+    "freeze_steps": Param(int, optional=True),  # its range: ranges.OTHER_RANGES
     **TRAINING,
 }
 

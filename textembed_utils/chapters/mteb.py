@@ -31,7 +31,7 @@ from ..evaluation.intervals import accuracy_with_interval
 from ..evaluation.scoring import Scores
 from ..experiments import Run
 from ..models import TextEncoder
-from ..params import Param, positive
+from ..params import Param
 from ..results import paper_table, tables
 from ..results.findings import Finding, compare
 from .common import PROFILE, PROFILE_WIDE
@@ -43,7 +43,7 @@ SPEC: dict[str, Param] = {
     **PROFILE,
     "models": Param(str, optional=True, expected="start:augmentation pairs"),
     "tasks": Param(str, optional=True, choices=("local", "paper")),
-    "size": Param(int, optional=True, **positive("a number of texts ≥ 20")),
+    "size": Param(int, optional=True),  # its range: ranges.OTHER_RANGES
     "max_length": Param(int, optional=True, check=lambda v: v >= 8, expected="≥ 8 tokens"),
     **PROFILE_WIDE,
 }
