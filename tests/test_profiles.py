@@ -94,7 +94,10 @@ def test_lists_are_json_lists_and_every_default_is_filled_in():
 @pytest.mark.parametrize(("raw_change", "message"), [
     ({"eval": {"kk": 3}}, "Unknown profile setting 'profile.eval.kk' in broken"),
     ({"seed": "42"}, "Profile setting 'profile.seed' = '42' in broken has type str"),
-    ({"starts": {"bare": {"model": "bare", "lr": -1.0}}}, "In broken, 'starts.bare': Training parameter lr=-1.0"),
+    ({"eval": {"k": 0}}, "Profile setting 'profile.eval.k' = 0 in broken is out of range: expected ≥ 1"),
+    ({"eval": {"test_size": 1.5}}, "Profile setting 'profile.eval.test_size' = 1.5 in broken is out of range"),
+    ({"eval": {"batch_size": 0}}, "Profile setting 'profile.eval.batch_size' = 0 in broken is out of range"),
+    ({"starts": {"bare": {"model": "bare", "lr": -1.0}}}, "Profile setting 'starts.bare.lr' = -1.0 in broken is out of range"),
     ({"starts": {"bare": {"lr": 0.5}}}, "Profile setting 'starts.bare.model' is missing in broken"),
 ])
 def test_a_broken_profile_file_names_the_key_and_the_file(raw_change, message):

@@ -83,6 +83,8 @@ OTHER_RANGES: dict[str, tuple[type, Range]] = {
     "threads": (int, Range(1)),
     "eval_size": (int, Range(2, why="a split needs a training and a test text")),
     "k": (int, Range(1)),
+    "test_size": (float, Range(0, 1, low_open=True, high_open=True, why="a share of the labelled texts")),
+    "corpus_size": (int, Range(2)),
     "freeze_steps": (int, Range(1)),
     "size": (int, Range(20, why="texts per MTEB task: enough for its clustering and retrieval splits")),
 }

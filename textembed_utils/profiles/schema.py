@@ -1,7 +1,7 @@
 """The profile schema: every setting a profile may hold, its type and its default, written once.
 
 A profile file is JSON; ``validate`` checks it against these dataclasses when it
-loads (an unknown key, a wrong type or an out-of-range training setting is an
+loads (an unknown key, a wrong type or a number outside the range `ranges` writes for it is an
 error naming the key and the file) and fills in every default, so the code that
 reads a profile never needs a fallback of its own. Lists are JSON lists.
 """
@@ -9,6 +9,7 @@ reads a profile never needs a fallback of its own. Lists are JSON lists.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import types
 import typing
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..errors import TextembedError
+from ..ranges import outside_range, range_for
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,8 @@ class Profile:
 
 # Settings whose value is a mapping replaced whole by an override (not merged key by key).
 OPAQUE = frozenset({"config_overrides", "source_size", "source_options", "static"})
-# Settings whose start keys are TrainConfig fields: checked against TrainConfig's ranges.
-TRAINING_KEYS = ("lr", "batch_size", "steps", "epochs", "max_length", "eval_every", "freeze_layers")
+# Profile settings whose range is written under another name (the eval batch encodes, it trains nothing).
+RANGE_NAMES = {"profile.eval.batch_size": "encode_batch_size"}
 
 
 def _accepts(value: object, hint: object) -> bool:
@@ -151,6 +153,17 @@ def _accepts(value: object, hint: object) -> bool:
         if isinstance(option, type) and option is not type(None) and isinstance(value, option):
             return True
     return False
+
+
+def _check_range(value: object, name: str, path: str, source: str) -> None:
+    """A number within the one range written for the setting ``name`` (``ranges.range_for``), if it has one."""
+    found = range_for(name)
+    if found is None or not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return
+    allowed = found[1]
+    if value not in allowed:
+        raise TextembedError(f"Profile setting '{path}' = {value!r} in {source} {outside_range(value, allowed)}.",
+                             f"set '{path}' to a value {allowed.describe()}.")
 
 
 def _section(kind: type, values: Mapping[str, Any], where: str, source: str) -> Any:
@@ -179,19 +192,10 @@ def _section(kind: type, values: Mapping[str, Any], where: str, source: str) -> 
         elif not _accepts(value, hint):
             raise TextembedError(f"Profile setting '{path}' = {value!r} in {source} has type {type(value).__name__}.",
                                  f"set '{path}' to a value of type {hint}.")
+        else:
+            _check_range(value, RANGE_NAMES.get(path, name), path, source)
         built[name] = value
     return kind(**built)
-
-
-def _check_training_ranges(start: StartSection, crops: CropsSection, where: str, source: str) -> None:
-    """A start's training settings within TrainConfig's ranges (the one place ranges are written)."""
-    from ..training import TrainConfig
-
-    settings = {key: getattr(start, key) for key in TRAINING_KEYS if getattr(start, key) is not None}
-    try:
-        TrainConfig(n_sentences=crops.n_sentences, splitter=crops.splitter, **settings)
-    except TextembedError as err:
-        raise TextembedError(f"In {source}, '{where}': {err.problem}", err.fix) from None
 
 
 def validate(raw: Mapping[str, Any], source: str) -> Profile:
@@ -203,7 +207,6 @@ def validate(raw: Mapping[str, Any], source: str) -> Profile:
     typed = {}
     for name, values in starts.items():
         typed[name] = _section(StartSection, values, f"starts.{name}", source)
-        _check_training_ranges(typed[name], profile.crops, f"starts.{name}", source)
     return dataclasses.replace(profile, starts=typed)
 
 
