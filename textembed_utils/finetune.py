@@ -29,7 +29,7 @@ from .augment import PairSampler
 from .corpora import Corpus
 from .errors import TextembedError
 from .evaluation import encode, tsne_map
-from .evaluation.encode_file import encode_in_slices
+from .evaluation.encode_file import encode_to_npy
 from .evaluation.labels import check_measurable
 from .evaluation.scoring import EvalSpec, Scores, eval_sample, score
 from .evaluation.tsne import tsne_sample
@@ -268,21 +268,25 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
         echo(f"Resumed from the checkpoint at step {result.resumed_from}.")
 
     echo(f"Embedding all {len(corpus):,} texts ...")
+    # Written slice by slice beside the checkpoint and read back as a memory map, so that no
+    # step holds all the embeddings at once (a large corpus); moved into the folder when it is published.
+    embedded = ckpt.parent / EMBEDDINGS_FILE
+    embedded.parent.mkdir(parents=True, exist_ok=True)
     with watch.stage("embed_corpus"):
-        embeddings = encode_in_slices(encoder, corpus.texts, batch_size=request.encode_batch_size,
-                                      progress=request.progress, distributed=True)
+        encode_to_npy(encoder, corpus.texts, embedded, batch_size=request.encode_batch_size,
+                      progress=request.progress, distributed=True)
+    if not here.is_main:
+        return {}
+    embeddings = np.load(embedded, mmap_mode="r")
     after = None
     if labels is not None:
         with watch.stage("evaluate_after"):
-            after = _knn_scores(embeddings[eval_idx], labels)
+            after = _knn_scores(np.asarray(embeddings[eval_idx]), labels)
 
-    if not here.is_main:
-        return {}
     with atomic_path(out) as staged:
         with watch.stage("save_outputs"):
             encoder.save(staged)
-            with open(staged / EMBEDDINGS_FILE, "wb") as fh:
-                np.save(fh, embeddings)
+            shutil.move(embedded, staged / EMBEDDINGS_FILE)
         tsne_note = _tsne_stage(request, embeddings, staged, watch, echo)
         report = {
             "textembed_version": __version__,
