@@ -181,10 +181,20 @@ def static_section(record: dict) -> str:
             f"({dims['model2vec']}-d), all-MiniLM-L6-v2 {num(disk['minilm'])} MB ({dims['minilm']}-d).")
 
 
+def large_corpus_section(record: dict) -> str:
+    sizes = record["figures"]["sizes"]
+    rows = [[f"{int(n):,}" + ("" if size.get("measured", True) else " (extrapolated)"), num(size["corpus_mb"]),
+             num(size["embed"]["peak_rss_mb"]), num(size["embed"]["seconds"]), num(size["npy_mb"]),
+             num(size["evaluate"]["peak_rss_mb"]), num(size["evaluate"]["seconds"])]
+            for n, size in sorted(sizes.items(), key=lambda item: int(item[0]))]
+    return table(["texts", "corpus (MB)", "`embed` peak RSS (MB)", "`embed` s", ".npy (MB)",
+                  "`evaluate` peak RSS (MB)", "`evaluate` s"], rows)
+
+
 SECTIONS: dict[str, Callable[[dict], str]] = {
     "bench_train": train_section, "bench_encode": encode_section, "bench_static": static_section,
     "bench_knn": knn_section, "bench_scaling": scaling_section, "bench_paper_estimate": estimate_section,
-    "bench_distributed": distributed_section,
+    "bench_distributed": distributed_section, "bench_large_corpus": large_corpus_section,
 }
 
 
