@@ -258,8 +258,9 @@ def render(results_dir: Path) -> str:
     ]
     for name in order:
         record = records[name]
-        out += ["", f"## {TITLES.get(name, name)}", "", record["description"][:1].upper() + record["description"][1:]
-                + ".", "", SECTIONS[name](record) if name in SECTIONS else "", ""]
+        description = record["description"].rstrip(".")
+        out += ["", f"## {TITLES.get(name, name)}", "", description[:1].upper() + description[1:] + ".", "",
+                SECTIONS[name](record) if name in SECTIONS else "", ""]
         out += [f"- {note}" for note in record["notes"]]
         out += ["", provenance(record)]
     return "\n".join(out).rstrip() + "\n"
