@@ -26,11 +26,13 @@ are model2vec's defaults unless a profile says otherwise.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from unittest import mock
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -101,8 +103,14 @@ def distill(source: str, settings: DistillSettings) -> StaticModel:
             f"Could not load '{source}' to distil it with model2vec ({type(exc).__name__}).",
             "distil from a local transformer folder such as the embedded all-MiniLM-L6-v2.",
         ) from exc
-    return distill_from_model(model, tokenizer, device="cpu", pca_dims=settings.pca_dims,
-                              sif_coefficient=settings.sif_coefficient, quantize_to="float32")
+    # model2vec draws a tqdm bar over the vocabulary with no switch to turn it off; in a notebook it
+    # lands in the book as a stderr block, so the bar is disabled for this call only.
+    from model2vec.distill import inference
+    from tqdm import tqdm
+
+    with mock.patch.object(inference, "tqdm", functools.partial(tqdm, disable=True)):
+        return distill_from_model(model, tokenizer, device="cpu", pca_dims=settings.pca_dims,
+                                  sif_coefficient=settings.sif_coefficient, quantize_to="float32")
 
 
 def vocabulary_weights(static: StaticModel, tokenizer: PreTrainedTokenizerBase) -> tuple[torch.Tensor, list[str]]:
