@@ -107,3 +107,13 @@ def test_layers_validate_rejects_unknown_augmentations_and_fills_freeze_settings
     assert layers.validate({**base, "augmentations": "crops", "steps": 3})["freeze_steps"] == 3
     with pytest.raises(TextembedError, match="Unknown augmentation"):
         layers.validate({**base, "augmentations": "crops,rotation"})
+
+
+def test_layer_gaps_of_starts_with_different_depths_share_one_table():
+    results = layer_results([0.60, 0.55, 0.58], [0.60, 0.57, 0.70], [0.0, 0.1, 0.4])
+    deeper = [{"layer": i, "knn_euclidean": 0.5, "knn_cosine": 0.5, "change": 0.0} for i in range(5)]
+    results[Run("scratch")] = deeper
+    results[Run("scratch", "crops")] = [dict(s, knn_euclidean=0.6) for s in deeper]
+    gaps = layers.layer_gaps(results)
+    assert len(gaps) == 5 and gaps["scratch/crops"].tolist() == pytest.approx([10.0] * 5)
+    assert gaps["pretrained/crops"].isna().tolist() == [False, False, False, True, True]

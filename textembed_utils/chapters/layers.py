@@ -110,7 +110,9 @@ def layer_table(per_layer_vectors: Mapping[Run, np.ndarray], labels: Mapping[str
 
 def layer_gaps(results: Mapping[Run, list[dict]]) -> pd.DataFrame:
     """After − before kNN accuracy (Euclidean, p.p.) per layer, one column per trained run (Fig. 4b–c's gap)."""
-    gaps = {run.name: [100 * (s["knn_euclidean"] - b["knn_euclidean"]) for s, b in zip(layers, results[run.untrained()])]
+    # Starts differ in depth (6 layers against 2), so each column is a Series: shorter ones end in blanks.
+    gaps = {run.name: pd.Series([100 * (s["knn_euclidean"] - b["knn_euclidean"])
+                                 for s, b in zip(layers, results[run.untrained()])], dtype=float)
             for run, layers in results.items() if run.trained}
     frame = pd.DataFrame(gaps)
     frame.index.name = "layer"
