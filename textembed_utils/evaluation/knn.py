@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -237,14 +238,7 @@ def knn_correct(
     return pred == labels[test_idx]
 
 
-def knn_accuracy(
-    embeddings: np.ndarray,
-    labels: Sequence,
-    k: int = 10,
-    metric: str = "euclidean",
-    test_size: float = 0.1,
-    seed: int = 42,
-    stratify: bool = True,
-) -> float:
-    """kNN accuracy on a held-out 10% (paper: k = 10, Euclidean on raw embeddings, seed 42)."""
-    return float(np.mean(knn_correct(embeddings, labels, k, metric, test_size, seed, stratify)))
+def knn_accuracy(embeddings: np.ndarray, labels: Sequence, **options: Any) -> float:
+    """kNN accuracy on a held-out 10% (paper: k = 10, Euclidean on raw embeddings, seed 42): the mean of
+    ``knn_correct``, which takes the same ``options`` (k, metric, test_size, seed, stratify)."""
+    return float(np.mean(knn_correct(embeddings, labels, **options)))
