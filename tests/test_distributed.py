@@ -230,3 +230,54 @@ def test_textembed_finetune_under_torchrun_publishes_one_folder_like_one_process
     np.testing.assert_allclose(np.load(tmp_path / "two" / "embeddings.npy"),
                                np.load(tmp_path / "one" / "embeddings.npy"), rtol=1e-5, atol=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "tiny-model", "toy.csv", "two"]  # no leftovers
+
+
+BOOK_CHAPTER = """
+from textembed_utils import experiments
+from textembed_utils.experiments import Run
+from textembed_utils.profiles import load_profile
+from textembed_utils.results.records import write_record
+from textembed_utils.training.distributed import world
+result = experiments.fit(Run.of("bare", "crops", steps=2), load_profile("tiny"))
+write_record(profile, "trained_together", config={"processes": world().size},
+             metrics={"losses": result.losses, "cached": result.cached})
+"""
+BOOK_RUNNER = """
+import sys
+from pathlib import Path
+from textembed_utils import book
+book.NOTEBOOK_DIR = Path(sys.argv[1])
+sys.exit(book.main(["run", "--profile", "tiny", "--only", "01_together"]))
+"""
+
+
+def test_the_book_runner_under_torchrun_trains_in_every_kernel_and_only_rank_0_writes(tmp_path):
+    import json
+
+    import nbformat
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    cells = [nbformat.v4.new_code_cell('profile = "embedded"', metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell(BOOK_CHAPTER)]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, notebooks / "01_together.ipynb")
+    (tmp_path / "runner.py").write_text(BOOK_RUNNER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TEXTEMBED_CACHE": str(tmp_path / "cache"),
+           "TEXTEMBED_RESULTS": str(tmp_path / "results"), "TEXTEMBED_EXECUTED": str(tmp_path / "executed")}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(tmp_path / "runner.py"), str(notebooks)]
+    record_file = tmp_path / "results" / "tiny" / "trained_together.json"
+    records = []
+    for _ in range(2):  # the second run finds the model rank 0 stored, on both ranks, and runs the notebook again
+        done = subprocess.run(command, cwd=TESTS, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-4000:]
+        assert done.stdout.count("01_together: done") == 1  # rank 0 alone reports
+        records.append(json.loads(record_file.read_text()))
+    assert [r["metrics"]["cached"] for r in records] == [False, True]
+    assert records[0]["config"] == {"processes": 2}  # the kernel trained in the two-process group
+    executed = tmp_path / "executed" / "tiny"
+    assert sorted(p.name for p in executed.iterdir()) == [".stamps", "01_together.ipynb"]
+    models = [p.name for p in (tmp_path / "cache" / "models" / "tiny").iterdir() if p.suffix != ".lock"]
+    assert len(models) == 1 and models[0].startswith("bare-crops-")  # no checkpoint left, one folder

@@ -24,6 +24,13 @@ finished and executes the rest, whose trained models and checkpoints in the
 cache are reused. A write that fails says which file and keeps the old one.
 Two runs or builds on one checkout take turns on a lock (the second says it is
 waiting); a killed holder releases it.
+
+Under ``torchrun`` (``torchrun --nproc_per_node N -m textembed_utils.book run --only
+01_augmentations``) every rank executes the notebooks asked for, stamps or not (the
+ranks must run the same cells to train together); each kernel joins the process
+group when it first trains. Rank 0 alone takes the lock and writes the executed
+copies, stamps, results records and cached models; the other ranks' executed
+copies go to a scratch folder that is removed.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -45,6 +53,7 @@ from .atomic import file_lock, write_json
 from .errors import TextembedError
 from .paths import PROJECT_ROOT, results_dir
 from .profiles import DEFAULT_PROFILE, profile_names
+from .training.distributed import launched_by_torchrun, launched_rank
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -154,10 +163,7 @@ def execute_notebook(path: Path, profile: str) -> float:
     began = time.perf_counter()
     kept = "the previous executed copy, its stamp and the results records are unchanged"
     try:
-        papermill.execute_notebook(
-            str(path), str(partial), parameters={"profile": profile}, kernel_name="python3",
-            cwd=str(path.parent), progress_bar=False,
-        )
+        _papermill(path, partial, profile)
         seconds = time.perf_counter() - began
         os.replace(partial, target)
     except papermill.PapermillExecutionError as exc:
@@ -186,6 +192,21 @@ def execute_notebook(path: Path, profile: str) -> float:
     return seconds
 
 
+def _papermill(path: Path, output: Path, profile: str) -> None:
+    import papermill
+
+    papermill.execute_notebook(str(path), str(output), parameters={"profile": profile}, kernel_name="python3",
+                               cwd=str(path.parent), progress_bar=False)
+
+
+def execute_as_other_rank(path: Path, profile: str) -> float:
+    """A torchrun rank other than 0: run the notebook to take its part in training, keep nothing it wrote."""
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"textembed-rank{launched_rank()}-") as scratch:
+        _papermill(path, Path(scratch) / path.name, profile)
+    return time.perf_counter() - began
+
+
 def run(profile: str, only: list[str] | None = None, force: bool = False) -> dict[str, float | None]:
     """Execute the notebooks of ``profile`` that changed (or ``only`` these stems); return seconds per notebook.
 
@@ -203,9 +224,11 @@ def run(profile: str, only: list[str] | None = None, force: bool = False) -> dic
     paths = sorted(paths, key=lambda p: bool(notebook_source(p)["textembed"].get("reads_records")))
     _kernel_environment()
     timings: dict[str, float | None] = {}
+    if launched_rank() != 0:
+        return {path.stem: execute_as_other_rank(path, profile) for path in paths}
     with one_at_a_time(profile):
         for path in paths:
-            if not force and is_up_to_date(path, profile):
+            if not force and not launched_by_torchrun() and is_up_to_date(path, profile):
                 print(f"[book] {path.stem}: up to date, skipped", flush=True)
                 timings[path.stem] = None
                 continue

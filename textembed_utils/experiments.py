@@ -36,6 +36,7 @@ from .evaluation.scoring import EvalSpec, Scores, eval_sample, score
 from .models import TextEncoder, load_encoder
 from .paths import cache_dir
 from .training import DEFAULT_CHECKPOINT_EVERY, TrainConfig, train
+from .training.distributed import broadcast_from_main, join_process_group
 
 STARTS = ("pretrained", "scratch", "bare")
 UNTRAINED = "untrained"
@@ -312,13 +313,21 @@ def fit(
     config = run_config(profile, run)
     key = run_fingerprint(profile, run.start, config, corpus)
     folder = cache_dir() / "models" / profile["name"] / f"{run.start}-{run.augmentation}-{key}" if cache else None
-    with file_lock(folder.with_suffix(".lock")) if folder else contextlib.nullcontext():
+    # Under torchrun (the book runner's distributed mode) rank 0 alone looks in the cache
+    # and holds its lock; it tells the others what it found, so all load or all train together.
+    here = join_process_group()
+    owns_cache = folder is not None and here.is_main
+    with file_lock(folder.with_suffix(".lock")) if owns_cache else contextlib.nullcontext():
+        cached = _intact_cache_entry(folder) if owns_cache else None
+        if here.distributed:
+            cached = broadcast_from_main(cached)
+        if cached is not None:
+            # A rank on another node may not see rank 0's cache; its notebook is discarded, so a fresh encoder does.
+            encoder = (load_encoder(str(folder), max_length=config.max_length) if folder.exists()
+                       else make_encoder(profile, run.start, seed=config.seed))
+            stored = {k: cached[k] for k in RunResult._STORED if k in cached}
+            return RunResult(run, encoder, folder.name, **stored, cached=True)
         if folder is not None:
-            cached = _intact_cache_entry(folder)
-            if cached is not None:
-                encoder = load_encoder(str(folder), max_length=config.max_length)
-                stored = {k: cached[k] for k in RunResult._STORED if k in cached}
-                return RunResult(run, encoder, folder.name, **stored, cached=True)
             key, checkpoint_dir = folder.name, folder.with_name(folder.name + ".ckpt")
         encoder = make_encoder(profile, run.start, seed=config.seed)  # a training seed draws the initial weights too
         eval_fn = (lambda enc, step: knn_metrics(enc, curve_data, profile)) if curve_data is not None else None
@@ -334,7 +343,7 @@ def fit(
             wall_seconds=time.perf_counter() - began, device=trained.device, precision=trained.precision,
             resumed_from=trained.resumed_from or 0,
         )
-        if folder is not None:
+        if owns_cache:
             encoder.save(folder)
             summary = {**result.summary(), "run": run.fields(), "model": encoder.name,
                        "parameters": encoder.parameter_count(),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json
+from ..training.distributed import launched_rank
 from ..errors import TextembedError
 from ..machine import cpu_description
 from ..paths import PROJECT_ROOT, results_dir
@@ -76,8 +77,11 @@ def write_record(
     ``rows`` is the tidy table of accuracies (one row per run × metric, with
     interval and test size, see ``results.tables.tidy_rows``); ``findings`` the
     chapter's comparisons with their verdicts (``results.findings.Finding.to_dict``);
-    ``metrics`` holds any other measured values by name.
+    ``metrics`` holds any other measured values by name. Under ``torchrun`` only
+    rank 0 writes; the other ranks, running the same notebook, get the same path.
     """
+    if launched_rank() != 0:
+        return record_path(profile, experiment)
     record = {
         "experiment": experiment,
         "profile": profile,

@@ -67,6 +67,15 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def launched_rank() -> int:
+    """This process's rank as ``torchrun`` set it (0 outside ``torchrun``), without joining a group.
+
+    The book runner reads it before any group exists (its notebooks' kernels join
+    the group), and so do the writers that only rank 0 may run (results records).
+    """
+    return int(os.environ.get("RANK", "0"))
+
+
 def join_process_group() -> World:
     """Join the process group ``torchrun`` set up, once per process (NCCL on CUDA, gloo on CPU).
 
