@@ -223,9 +223,9 @@ def run(profile: str, only: list[str] | None = None, force: bool = False) -> dic
     # Pages that read the chapters' records (the reproduction status) run after every chapter, whatever their number.
     paths = sorted(paths, key=lambda p: bool(notebook_source(p)["textembed"].get("reads_records")))
     _kernel_environment()
-    timings: dict[str, float | None] = {}
     if launched_rank() != 0:
         return {path.stem: execute_as_other_rank(path, profile) for path in paths}
+    timings: dict[str, float | None] = {}
     with one_at_a_time(profile):
         for path in paths:
             if not force and not launched_by_torchrun() and is_up_to_date(path, profile):

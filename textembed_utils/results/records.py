@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json
-from ..training.distributed import launched_rank
 from ..errors import TextembedError
 from ..machine import cpu_description
 from ..paths import PROJECT_ROOT, results_dir
+from ..training.distributed import launched_rank
 
 TRACKED_PACKAGES = (
     "textembed-utils", "torch", "transformers", "sentence-transformers", "mteb",
