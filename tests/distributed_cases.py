@@ -19,6 +19,7 @@ class Case:
     config: TrainConfig
     texts: int  # toy-corpus size
     dropout: bool  # the model's own dropout on (the dropout augmentation needs it)
+    model: str = "transformer"  # or "bare": the token-embedding layer, whose rows DDP syncs as one tensor
 
 
 def _config(**changes) -> TrainConfig:
@@ -34,10 +35,16 @@ CASES = {
     "cached": Case(_config(augmentation="crops", batch_size=64, mini_batch_size=8), texts=128, dropout=False),
     "resume": Case(_config(augmentation="dropout", batch_size=16, steps=6, eval_every=2, checkpoint_every=2),
                    texts=64, dropout=True),
+    # The bare start with its dropout off: with it on, its ranks draw other masks than one
+    # process does (per-rank streams, distributed.dropout_seed), so only "off" can match.
+    "bare": Case(_config(augmentation="crops", batch_size=32), texts=64, dropout=False, model="bare"),
 }
 
 
 def fresh_model(case: Case) -> TextEncoder:
+    if case.model == "bare":
+        return load_encoder("bare", config_overrides={"hidden_size": 32}, max_length=48, seed=0,
+                            dropout=0.1 if case.dropout else 0.0)
     overrides = TINY_CONFIG if case.dropout else {**TINY_CONFIG, **NO_DROPOUT}
     return load_encoder(init="random", config_overrides=overrides, max_length=48, seed=0)
 

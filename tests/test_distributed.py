@@ -5,6 +5,7 @@ distributed_cases.py); each test compares one of them with an independent
 single-process computation:
 
 - crops (the model's dropout off): the plain single-process trainer, same global batch and seed;
+  for the transformer, and for the bare start (the book runner's tiny chapters train it);
 - dropout: the two ranks draw their masks from two streams, which one process cannot
   draw in one pass, so the reference is one process that embeds rank 0's slice under
   rank 0's stream, then rank 1's under rank 1's, and takes one plain InfoNCE step on the
@@ -57,7 +58,7 @@ def torchrun(out: Path, *scenarios: str, timeout: int = 300) -> subprocess.Compl
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("two-processes")
-    done = torchrun(out, "gather", "crops", "dropout", "cached", "resume", "encode")
+    done = torchrun(out, "gather", "crops", "dropout", "cached", "resume", "encode", "bare")
     assert done.returncode == 0, done.stderr[-4000:]
     return out
 
@@ -96,6 +97,10 @@ def test_gathered_loss_is_info_nce_of_the_concatenated_batch(two_processes):
 
 def test_two_processes_train_like_one_with_crops(two_processes):
     assert_same_training(produced(two_processes, "crops"), single_process("crops"))
+
+
+def test_two_processes_train_the_bare_start_like_one(two_processes):
+    assert_same_training(produced(two_processes, "bare"), single_process("bare"))
 
 
 def test_cached_mini_batches_in_two_processes_train_like_one_plain_process(two_processes):
