@@ -39,7 +39,8 @@ def main() -> None:
     outputs = {}
 
     def ours():
-        outputs["ours"] = encode(ours_model, texts, batch_size=BATCH, max_length=MAX_LENGTH, progress=False)
+        outputs["ours"] = encode(ours_model, texts, batch_size=BATCH, max_length=MAX_LENGTH, progress=False,
+                                 precision="fp32")  # as sentence-transformers does on a CPU
 
     def theirs():
         outputs["sentence_transformers"] = theirs_model.encode(

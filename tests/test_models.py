@@ -65,6 +65,19 @@ def test_encode_restores_order_and_is_batch_independent(tiny_encoder):
     np.testing.assert_allclose(np.linalg.norm(normalised, axis=1), 1.0, atol=1e-6)
 
 
+def test_bf16_encoding_is_close_to_fp32_and_auto_is_fp32_where_bf16_is_emulated(tiny_encoder, monkeypatch):
+    from textembed_utils.training import precision
+
+    fp32 = encode(tiny_encoder, TEXTS, progress=False)
+    bf16 = encode(tiny_encoder, TEXTS, progress=False, precision="bf16")
+    deviation = np.linalg.norm(bf16 - fp32, axis=1) / np.linalg.norm(fp32, axis=1)
+    assert 0 < deviation.max() < 0.02  # bf16 keeps ~3 significant digits: close, not equal
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    np.testing.assert_array_equal(encode(tiny_encoder, TEXTS, progress=False, precision="auto"), fp32)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    np.testing.assert_array_equal(encode(tiny_encoder, TEXTS, progress=False, precision="auto"), bf16)
+
+
 def test_encoding_no_texts_gives_empty_arrays_of_the_right_width(tiny_encoder):
     assert encode(tiny_encoder, [], progress=False).shape == (0, 64)
     assert encode(tiny_encoder, [], all_layers=True, progress=False).shape == (3, 0, 64)

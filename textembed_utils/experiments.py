@@ -37,6 +37,7 @@ from .models import TextEncoder, load_encoder
 from .paths import cache_dir
 from .training import DEFAULT_CHECKPOINT_EVERY, TrainConfig, train
 from .training.distributed import broadcast_from_main, join_process_group
+from .training.precision import resolve_precision
 
 STARTS = ("pretrained", "scratch", "bare")
 UNTRAINED = "untrained"
@@ -358,10 +359,10 @@ def fit(
 
 def embed(profile: Mapping, encoder: TextEncoder, texts: list[str], max_length: int | None = None,
           progress: bool = False) -> np.ndarray:
-    """Embeddings of ``texts`` at the profile's evaluation batch size and length."""
+    """Embeddings of ``texts`` at the profile's evaluation batch size, length and precision."""
     ev = profile["eval"]
     return encode(encoder, texts, batch_size=ev["batch_size"], max_length=max_length or ev["max_length"],
-                  progress=progress)
+                  progress=progress, precision=profile.get("precision", "auto"))
 
 
 def _intact_embeddings(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
@@ -393,7 +394,8 @@ def cached_embeddings(
     chapters that embed the same texts with the same model encode only once.
     """
     max_length = max_length or profile["eval"]["max_length"]
-    digest = hashlib.sha256(json.dumps([__version__, model_key, max_length, texts]).encode()).hexdigest()[:16]
+    precision = resolve_precision(profile.get("precision", "auto"), encoder.device)
+    digest = hashlib.sha256(json.dumps([__version__, model_key, max_length, precision, texts]).encode()).hexdigest()[:16]
     path = cache_dir() / "embeddings" / profile["name"] / f"{model_key}-{digest}.npy"
     with file_lock(path.with_suffix(".lock")):
         cached = _intact_embeddings(path, (len(texts), encoder.hidden_size))

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..models import TextEncoder
 from ..training.distributed import World, gather_rows, join_process_group
+from ..training.precision import autocast, resolve_precision
 
 
 def _length_order(encoder: TextEncoder, texts: Sequence[str], max_length: int) -> np.ndarray:
@@ -44,11 +45,16 @@ def encode(
     progress: bool = True,
     desc: str = "Encoding",
     distributed: bool = False,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Embed ``texts``: (n, dim), or (layers + 1, n, dim) with ``all_layers``.
 
     Raw (non-normalised) vectors by default, as the paper's Euclidean kNN uses.
-    Runs on the encoder's device, in eval mode, in bf16 autocast on CUDA.
+    Runs on the encoder's device, in eval mode, in fp32 unless asked otherwise:
+    ``precision`` is as in training (``training.precision``), ``auto`` being bf16
+    autocast on CUDA and on CPUs that multiply bf16 natively. The book encodes
+    with its profile's precision; benchmarks/bench_encode_precision.py measures
+    what bf16 does to kNN on the wiki corpus. A static model is always fp32.
     ``distributed=True`` in a ``torchrun`` process group: every rank must call
     it with the same texts; each encodes its share and all get the whole result.
     """
@@ -68,12 +74,12 @@ def encode(
     batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
     shares = [batches[rank :: here.size] for rank in range(here.size)]
     chunks = []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    arithmetic = autocast(resolve_precision(precision, device), device)
     for idx in tqdm(shares[here.rank], desc=desc, disable=not (progress and here.is_main), leave=False):
         batch = encoder.tokenize([texts[i] for i in idx], max_length=max_length)
         ids = batch["input_ids"].to(device, non_blocking=True)
         mask = batch["attention_mask"].to(device, non_blocking=True)
-        with autocast:
+        with arithmetic:
             out = encoder.layer_embeddings(ids, mask) if all_layers else encoder(ids, mask)
         chunks.append(out.float())
     encoder.train(was_training)
