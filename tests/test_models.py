@@ -57,6 +57,15 @@ def test_layer_embeddings_stack_every_hidden_state_with_the_last_equal_to_the_ou
     assert not np.allclose(layers[0], layers[-1])
 
 
+def test_token_ids_are_the_tokenizers_ids_without_padding(tiny_encoder, tiny_bare):
+    for encoder in (tiny_encoder, tiny_bare):
+        batch = encoder.tokenize(TEXTS, max_length=48)
+        expected = [row[mask.bool()].tolist() for row, mask in zip(batch["input_ids"], batch["attention_mask"])]
+        assert encoder.token_ids(TEXTS, max_length=48) == expected
+        ids, mask = encoder.pad(expected)
+        assert torch.equal(ids, batch["input_ids"]) and torch.equal(mask, batch["attention_mask"])
+
+
 def test_encode_restores_order_and_is_batch_independent(tiny_encoder):
     whole = encode(tiny_encoder, TEXTS, batch_size=64, progress=False)
     one_by_one = np.stack([encode(tiny_encoder, [t], progress=False)[0] for t in TEXTS])

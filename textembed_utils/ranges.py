@@ -82,6 +82,7 @@ OTHER_RANGES: dict[str, tuple[type, Range]] = {
     "encode_batch_size": (int, Range(1)),
     "threads": (int, Range(1)),
     "eval_size": (int, Range(2, why="a split needs a training and a test text")),
+    "curve_size": (int, Range(2, why="a split needs a training and a test text")),
     "k": (int, Range(1)),
     "test_size": (float, Range(0, 1, low_open=True, high_open=True, why="a share of the labelled texts")),
     "corpus_size": (int, Range(2)),

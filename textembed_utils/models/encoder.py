@@ -23,7 +23,7 @@ from ..atomic import atomic_path
 from ..errors import TextembedError
 from .bare import BareEmbedding
 from .pooling import ST_POOLING_MODES, check_pooling, pool
-from .static import bag_tokenizer, encode_static, settings_for_model2vec
+from .static import bag_tokenizer, encode_static, settings_for_model2vec, token_id_lists
 
 
 class TextEncoder(nn.Module):
@@ -51,7 +51,7 @@ class TextEncoder(nn.Module):
         self.max_length = max_length
         self.kind = kind
         self.name = name
-        self._bag_tokenizers: dict[int, Tokenizer] = {}  # the static path's truncating copies, per max_length
+        self._truncating: dict[int, Tokenizer] = {}  # the encoding paths' truncating copies, per max_length
 
     # --- sizes -------------------------------------------------------------
     @property
@@ -85,6 +85,26 @@ class TextEncoder(nn.Module):
             return_special_tokens_mask=True,
         )
         return {k: enc[k] for k in ("input_ids", "attention_mask", "special_tokens_mask")}
+
+    def _truncating_tokenizer(self, max_length: int) -> Tokenizer:
+        if max_length not in self._truncating:  # a copy costs ~0.1 s: made once per length, not per call
+            self._truncating[max_length] = bag_tokenizer(self.tokenizer.backend_tokenizer, max_length)
+        return self._truncating[max_length]
+
+    def token_ids(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
+        """Each text's token ids, unpadded: the ids ``tokenize`` gives, without its padding (one pass, torch's threads)."""
+        tokenizer = self._truncating_tokenizer(max_length or self.max_length)
+        return token_id_lists(tokenizer, texts, torch.get_num_threads(), add_special_tokens=self.kind == "transformer")
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids padded to the longest row (with the pad token) and their attention mask."""
+        width = max(map(len, rows), default=0)
+        ids = torch.full((len(rows), width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        return ids, mask
 
     @property
     def mask_token_id(self) -> int:
@@ -127,11 +147,8 @@ class TextEncoder(nn.Module):
                 f"{self.name} is not a static model (kind {self.kind}, pooling {self.pooling}).",
                 "use evaluation.encode, which picks the right path for any model.",
             )
-        length = max_length or self.max_length
-        if length not in self._bag_tokenizers:  # a copy costs ~0.1 s: made once per length, not per call
-            self._bag_tokenizers[length] = bag_tokenizer(self.tokenizer.backend_tokenizer, length)
-        return encode_static(self.backbone.embeddings.weight, self._bag_tokenizers[length], texts,
-                             progress=progress, desc=desc)
+        tokenizer = self._truncating_tokenizer(max_length or self.max_length)
+        return encode_static(self.backbone.embeddings.weight, tokenizer, texts, progress=progress, desc=desc)
 
     def layer_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Pooled vectors of every hidden state: (num_layers + 1, batch, hidden_size)."""

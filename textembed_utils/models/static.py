@@ -31,11 +31,37 @@ CHUNK_TEXTS = 8192  # texts per embedding_bag call: large enough to amortise, sm
 
 
 def bag_tokenizer(backend: Tokenizer, max_length: int) -> Tokenizer:
-    """A copy of ``backend`` that truncates to ``max_length`` tokens and never pads (the caller's is untouched)."""
+    """A copy of ``backend`` that truncates to ``max_length`` tokens (special tokens included) and never pads.
+
+    The caller's tokenizer is untouched; the copy keeps its post-processor, so with
+    ``add_special_tokens`` it adds [CLS]/[SEP] as the transformers tokenizer does.
+    """
     tokenizer = copy.deepcopy(backend)
     tokenizer.enable_truncation(max_length)
     tokenizer.no_padding()
     return tokenizer
+
+
+def token_id_lists(
+    tokenizer: Tokenizer, texts: Sequence[str], threads: int = 1, add_special_tokens: bool = False,
+) -> list[list[int]]:
+    """Token ids of each text with the Rust tokenizer alone (``encode_batch_fast``), in the order of ``texts``.
+
+    ``threads`` > 1 tokenises contiguous slices in parallel. The one tokenisation of
+    the encoding paths: measured on the wiki corpus it costs a fraction of
+    ``PreTrainedTokenizerBase.__call__`` (no Python-side padding, masks or offsets).
+    """
+    texts = list(texts)
+
+    def ids_of(part: list[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in tokenizer.encode_batch_fast(part, add_special_tokens=add_special_tokens)]
+
+    if threads > 1 and len(texts) >= 2 * threads:
+        step = -(-len(texts) // threads)
+        with ThreadPoolExecutor(threads) as pool:
+            parts = pool.map(ids_of, [texts[i : i + step] for i in range(0, len(texts), step)])
+            return [row for part in parts for row in part]
+    return ids_of(texts)
 
 
 def token_bags(tokenizer: Tokenizer, texts: Sequence[str], threads: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,18 +69,7 @@ def token_bags(tokenizer: Tokenizer, texts: Sequence[str], threads: int = 1) -> 
 
     ``threads`` > 1 tokenises contiguous slices in parallel; the order of ``texts`` is kept.
     """
-    texts = list(texts)
-
-    def ids_of(part: list[str]) -> list[list[int]]:
-        return [encoding.ids for encoding in tokenizer.encode_batch_fast(part, add_special_tokens=False)]
-
-    if threads > 1 and len(texts) >= 2 * threads:
-        step = -(-len(texts) // threads)
-        with ThreadPoolExecutor(threads) as pool:
-            parts = pool.map(ids_of, [texts[i : i + step] for i in range(0, len(texts), step)])
-            ids = [row for part in parts for row in part]
-    else:
-        ids = ids_of(texts)
+    ids = token_id_lists(tokenizer, texts, threads)
     lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
     flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
     offsets = np.zeros(len(ids), dtype=np.int64)

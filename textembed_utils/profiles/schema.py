@@ -30,6 +30,7 @@ class EvalSection:
     batch_size: int = 128
     max_length: int = 128
     eval_size: int | None = None  # labelled texts scored (seeded subset); None = all
+    curve_size: int | None = None  # of those, the ones a learning-curve point scores (seeded); None = all
 
 
 @dataclass(frozen=True)
