@@ -179,3 +179,20 @@ def test_bf16_training_matches_fp32_to_bf16_accuracy_and_is_recorded(tiny_encode
 def test_an_unknown_precision_names_the_choices():
     with pytest.raises(TextembedError, match="precision"):
         config(precision="fp16")
+
+
+def test_a_masking_batch_masks_tokens_but_never_the_special_or_padding_ones(tiny_encoder, toy_corpus):
+    from textembed_utils.training.trainer import _Run
+
+    config = TrainConfig(augmentation="masking", batch_size=8, steps=1, mask_fraction=0.5, max_length=48,
+                         device="cpu", precision="fp32")
+    run = _Run(tiny_encoder, toy_corpus.texts, config)
+    ids, mask = run.tokens(0)
+    texts = [a for a, _ in run.batch(0)] + [p for _, p in run.batch(0)]
+    plain = tiny_encoder.tokenize(texts, max_length=48)
+    assert torch.equal(mask, plain["attention_mask"])
+    protected = plain["special_tokens_mask"].bool() | ~mask.bool()
+    assert torch.equal(ids[protected], plain["input_ids"][protected])  # [CLS], [SEP] and padding untouched
+    masked = ids == tiny_encoder.mask_token_id
+    assert masked.any() and not masked[protected].any()
+    assert torch.equal(ids[~masked], plain["input_ids"][~masked])

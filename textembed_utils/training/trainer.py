@@ -180,13 +180,13 @@ class _Run:
         """Token ids and attention mask of this rank's pairs: its anchors, then its positives."""
         pairs = distributed.shard(self.batch(step), self.world)
         texts = [a for a, _ in pairs] + [p for _, p in pairs]
-        tokens = self.encoder.tokenize(texts, max_length=self.config.max_length)
-        ids = tokens["input_ids"]
+        ids, mask = self.encoder.pad(self.encoder.token_ids(texts, self.config.max_length))
         if self.sampler.uses_masking:
             gen = torch.Generator().manual_seed(self._mask_seed(step))
-            maskable = tokens["attention_mask"].bool() & ~tokens["special_tokens_mask"].bool()
+            special = torch.tensor(self.encoder.tokenizer.all_special_ids, dtype=ids.dtype)
+            maskable = mask.bool() & ~torch.isin(ids, special)
             ids = mask_tokens(ids, maskable, self.config.mask_fraction, self.encoder.mask_token_id, gen)
-        return ids, tokens["attention_mask"]
+        return ids, mask
 
     def embed(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with autocast(self.precision, self.device):
