@@ -61,9 +61,9 @@ def main() -> None:
         figures[metric] = {"accuracy": {p: a.to_dict() for p, a in accuracy.items()},
                            "bf16_minus_fp32": difference.to_dict(), "same_prediction": agreement}
         inside = accuracy["fp32"].low <= accuracy["bf16"].value <= accuracy["fp32"].high
-        lines.append(f"{metric} kNN: fp32 {accuracy['fp32']}, bf16 {accuracy['bf16']}; bf16 − fp32 {difference}; "
-                     f"same prediction on {agreement:.1%} of the {len(test):,} test texts; bf16's accuracy is "
-                     f"{'inside' if inside else 'OUTSIDE'} fp32's interval.")
+        print(f"{metric} kNN: fp32 {accuracy['fp32']}, bf16 {accuracy['bf16']}; bf16 − fp32 {difference}; "
+              f"same prediction on {agreement:.1%} of the {len(test):,} test texts; bf16's accuracy is "
+              f"{'inside' if inside else 'OUTSIDE'} fp32's interval.")
     deviation = np.linalg.norm(vectors["bf16"] - vectors["fp32"], axis=1) / np.linalg.norm(vectors["fp32"], axis=1)
     figures["relative_vector_deviation"] = {"max": float(deviation.max()), "median": float(np.median(deviation))}
     native = cpu_has_native_bf16()
@@ -72,7 +72,7 @@ def main() -> None:
     if not native:
         lines.append("bf16 is emulated on this CPU: its time is shown, but precision='auto' encodes in fp32 here.")
     report(
-        "bench_encode_precision", "bf16 vs fp32 encoding: time and kNN agreement, all-MiniLM-L6-v2, wiki", args,
+        "bench_encode_precision", "encoding in bf16 against fp32: time and kNN agreement, all-MiniLM-L6-v2, wiki", args,
         comparisons=[compare("encode_bf16_vs_fp32", seconds["bf16"], seconds["fp32"], "s", higher_is_better=False,
                              goal=1.0 if native else None,
                              note="" if native else "bf16 emulated on this CPU: no contender")],

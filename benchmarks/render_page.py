@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TITLES = {
     "bench_train": "Training",
     "bench_encode": "Encoding",
+    "bench_encode_precision": "Encoding in bf16: what it saves and what it changes",
     "bench_static": "Encoding with a static model",
     "bench_knn": "kNN accuracy",
     "bench_scaling": "Scaling with corpus size",
@@ -86,6 +87,21 @@ def encode_section(record: dict) -> str:
     return (table(["contender", "texts/s", "ms per text"], rows)
             + f"\n\n{f['texts']} texts, {num(f['mean_tokens_per_text'])} tokens each on average; largest absolute "
             f"difference between the two embeddings: {f['max_abs_difference']:.1e}.")
+
+
+def encode_precision_section(record: dict) -> str:
+    f = record["figures"]
+    rows = []
+    for metric, label in (("euclidean", "kNN, Euclidean"), ("cosine", "kNN, cosine")):
+        m = f[metric]
+        fp32, bf16, diff = m["accuracy"]["fp32"], m["accuracy"]["bf16"], m["bf16_minus_fp32"]
+        rows.append([label, f"{100 * fp32['value']:.1f} ({100 * fp32['low']:.1f}–{100 * fp32['high']:.1f})",
+                     f"{100 * bf16['value']:.1f} ({100 * bf16['low']:.1f}–{100 * bf16['high']:.1f})",
+                     f"{100 * diff['delta']:+.1f} ({100 * diff['low']:+.1f} to {100 * diff['high']:+.1f})",
+                     f"{100 * m['same_prediction']:.1f} %"])
+    return (table(["metric", "fp32 (%)", "bf16 (%)", "bf16 − fp32 (p.p.)", "same prediction"], rows)
+            + f"\n\n{f['texts']:,} texts encoded, {f['test_texts']:,} of them test texts; encoding took "
+            f"{num(f['seconds']['fp32'])} s in fp32 and {num(f['seconds']['bf16'])} s in bf16.")
 
 
 def knn_section(record: dict) -> str:
@@ -193,6 +209,7 @@ def large_corpus_section(record: dict) -> str:
 
 SECTIONS: dict[str, Callable[[dict], str]] = {
     "bench_train": train_section, "bench_encode": encode_section, "bench_static": static_section,
+    "bench_encode_precision": encode_precision_section,
     "bench_knn": knn_section, "bench_scaling": scaling_section, "bench_paper_estimate": estimate_section,
     "bench_distributed": distributed_section, "bench_large_corpus": large_corpus_section,
 }

@@ -118,3 +118,21 @@ def test_length_grouped_forward_equals_one_padded_pass():
         grouped = forward_by_length(encoder, tokens["input_ids"], tokens["attention_mask"], torch.device("cpu"))
         padded = encoder(tokens["input_ids"], tokens["attention_mask"])
     torch.testing.assert_close(grouped, padded, rtol=1e-4, atol=1e-5)
+
+
+def test_the_precision_benchmark_scores_both_precisions_on_the_same_split_and_renders(tmp_path, monkeypatch):
+    import bench_encode_precision
+
+    monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["bench_encode_precision.py", "--texts", "120", "--threads", "1"])
+    bench_encode_precision.main()
+    figures = json.loads((tmp_path / "bench_encode_precision.json").read_text())["figures"]
+    assert figures["texts"] == 120 and figures["test_texts"] == 12
+    for metric in ("euclidean", "cosine"):
+        accuracy = figures[metric]["accuracy"]
+        assert accuracy["fp32"]["n_test"] == accuracy["bf16"]["n_test"] == 12
+        assert figures[metric]["bf16_minus_fp32"]["delta"] == pytest.approx(
+            accuracy["bf16"]["value"] - accuracy["fp32"]["value"])
+        assert 0 <= figures[metric]["same_prediction"] <= 1
+    assert 0 < figures["relative_vector_deviation"]["max"] < 0.05
+    assert "## Encoding in bf16: what it saves and what it changes" in render_page.render(tmp_path)
