@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -116,3 +117,23 @@ def test_real_tokenizer_special_tokens_are_not_maskable(tiny_encoder):
     assert torch.equal(out[~maskable], special)
     assert set(special.tolist()) <= {tiny_encoder.tokenizer.cls_token_id, tiny_encoder.tokenizer.sep_token_id,
                                      tiny_encoder.tokenizer.pad_token_id}
+
+
+@pytest.mark.parametrize("augmentation", AUGMENTATIONS)
+def test_an_epoch_holds_the_pairs_drawn_from_every_usable_texts_windows(toy_corpus, augmentation):
+    """The lazy epoch equals pairs drawn the direct way: all windows held, the same seeded draws."""
+    texts = toy_corpus.texts
+    units = ([[t] for t in texts if t.strip()] if augmentation == "masking"
+             else [w for w in (crop_windows(t, 1) for t in texts) if len(w) >= 2])
+    rng = np.random.default_rng([5, 2])
+    expected = []
+    for i in rng.permutation(len(units)):
+        if augmentation in ("crops", "crops+masking"):
+            a, b = rng.choice(len(units[i]), size=2, replace=False)
+            expected.append((units[i][a], units[i][b]))
+        else:
+            one = units[i][rng.integers(len(units[i]))]
+            expected.append((one, one))
+    pairs = PairSampler(texts, augmentation, n_sentences=1, seed=5).epoch(2)
+    assert list(pairs) == expected and pairs == expected
+    assert pairs[3:9] == expected[3:9] and pairs[-1] == expected[-1]

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import TextembedError
 
 MIN_SENTENCE_CHARS = 100
@@ -81,6 +83,16 @@ class CropStats:
         )
 
 
+def _no_crops(texts: Sequence[str], n_sentences: int) -> TextembedError:
+    return TextembedError(
+        f"No text has two crops of {n_sentences} sentence(s) with "
+        f"{MIN_SENTENCE_CHARS}–{MAX_SENTENCE_CHARS} characters each "
+        f"(0 of {len(texts)} texts usable).",
+        "lower n_sentences (e.g. 1), try splitter='regex', or use "
+        "augmentation='masking' which needs no sentence structure.",
+    )
+
+
 def windows_per_text(
     texts: Sequence[str], n_sentences: int, splitter: str = "naive"
 ) -> tuple[list[list[str]], CropStats]:
@@ -93,11 +105,25 @@ def windows_per_text(
     kept = [w for w in windows if len(w) >= 2]
     stats = CropStats(texts=len(texts), croppable=len(kept), n_sentences=n_sentences)
     if not kept:
-        raise TextembedError(
-            f"No text has two crops of {n_sentences} sentence(s) with "
-            f"{MIN_SENTENCE_CHARS}–{MAX_SENTENCE_CHARS} characters each "
-            f"(0 of {len(texts)} texts usable).",
-            "lower n_sentences (e.g. 1), try splitter='regex', or use "
-            "augmentation='masking' which needs no sentence structure.",
-        )
+        raise _no_crops(texts, n_sentences)
     return kept, stats
+
+
+def window_counts(
+    texts: Sequence[str], n_sentences: int, splitter: str = "naive"
+) -> tuple[np.ndarray, np.ndarray, CropStats]:
+    """Which texts have at least two windows (indices into ``texts``), how many each has, and the statistics.
+
+    The same texts as ``windows_per_text`` keeps, without holding their windows:
+    for a large corpus those strings would double the memory the texts take.
+    """
+    usable, counts = [], []
+    for i, text in enumerate(texts):
+        count = len(crop_windows(text, n_sentences, splitter=splitter))
+        if count >= 2:
+            usable.append(i)
+            counts.append(count)
+    if not usable:
+        raise _no_crops(texts, n_sentences)
+    stats = CropStats(texts=len(texts), croppable=len(usable), n_sentences=n_sentences)
+    return np.asarray(usable, dtype=np.int64), np.asarray(counts, dtype=np.int64), stats

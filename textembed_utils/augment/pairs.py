@@ -6,18 +6,54 @@
 - ``masking``: the whole text twice; token masking (applied after tokenization
   by the trainer) makes the pair.
 - ``crops+masking``: two crops, then masking on top.
+
+The sampler keeps the corpus's texts and, per usable text, only its number of
+windows; an epoch draws every pair's (text, window, window) up front and cuts the
+windows when a batch asks for them. Holding every window of a 500,000-text
+corpus as a string, and every epoch's pairs, would take as much memory again as
+the texts themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from ..errors import TextembedError
-from .cropping import CropStats, windows_per_text
+from .cropping import CropStats, crop_windows, window_counts
 
 AUGMENTATIONS = ("crops", "dropout", "masking", "crops+masking")
+
+
+class EpochPairs(Sequence):
+    """One epoch's (anchor, positive) pairs, in order; the strings are made when they are read."""
+
+    def __init__(self, sampler: "PairSampler", rows: np.ndarray):
+        self._sampler, self._rows = sampler, rows  # rows: (pairs, 3) = usable text, anchor window, positive window
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _pair(self, row: np.ndarray) -> tuple[str, str]:
+        windows = self._sampler.windows(int(row[0]))
+        return windows[row[1]], windows[row[2]]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._pair(row) for row in self._rows[index]]
+        return self._pair(self._rows[index])
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return (self._pair(row) for row in self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        """The same pairs in the same order (as a list of them would compare)."""
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # a sequence compared by content
 
 
 class PairSampler:
@@ -43,32 +79,41 @@ class PairSampler:
         self.augmentation = augmentation
         self.seed = seed
         self.uses_masking = augmentation.endswith("masking")
+        self._texts, self._n_sentences, self._splitter = texts, n_sentences, splitter
         if augmentation == "masking":
-            self._units = [[t] for t in texts if t.strip()]
-            self.stats = CropStats(texts=len(texts), croppable=len(self._units), n_sentences=0)
-            if not self._units:
+            self._usable = np.array([i for i, t in enumerate(texts) if t.strip()], dtype=np.int64)
+            self._counts = np.ones(len(self._usable), dtype=np.int64)
+            self.stats = CropStats(texts=len(texts), croppable=len(self._usable), n_sentences=0)
+            if not len(self._usable):
                 raise TextembedError("Every text is empty.", "give a corpus with text in it.")
         else:
-            self._units, self.stats = windows_per_text(texts, n_sentences, splitter)
+            self._usable, self._counts, self.stats = window_counts(texts, n_sentences, splitter)
 
     def __len__(self) -> int:
         """Number of pairs per epoch (one per usable text)."""
-        return len(self._units)
+        return len(self._usable)
 
-    def epoch(self, epoch: int) -> list[tuple[str, str]]:
+    def windows(self, unit: int) -> list[str]:
+        """The views the ``unit``-th usable text offers: its crop windows, or the text itself for masking."""
+        text = self._texts[self._usable[unit]]
+        if self.augmentation == "masking":
+            return [text]
+        return crop_windows(text, self._n_sentences, splitter=self._splitter)
+
+    def epoch(self, epoch: int) -> EpochPairs:
         """The shuffled pairs of one epoch."""
         rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self._units))
-        pairs = []
-        for i in order:
-            windows = self._units[i]
-            if self.augmentation in ("crops", "crops+masking"):
-                a, b = rng.choice(len(windows), size=2, replace=False)
-                pairs.append((windows[a], windows[b]))
+        order = rng.permutation(len(self._usable))
+        two_windows = self.augmentation in ("crops", "crops+masking")
+        rows = np.empty((len(order), 3), dtype=np.int64)
+        for row, unit in enumerate(order):
+            count = int(self._counts[unit])
+            if two_windows:
+                anchor, positive = rng.choice(count, size=2, replace=False)
             else:
-                one = windows[rng.integers(len(windows))]
-                pairs.append((one, one))
-        return pairs
+                anchor = positive = rng.integers(count)
+            rows[row] = (unit, anchor, positive)
+        return EpochPairs(self, rows)
 
     def batches_per_epoch(self, batch_size: int) -> int:
         return len(self) // batch_size
