@@ -1,4 +1,4 @@
-"""Large corpora: peak memory and wall time of ``textembed embed`` / ``evaluate`` at 10k, 100k (and 500k) texts.
+"""Large corpora: peak memory and wall time of ``textembed embed`` / ``evaluate`` / ``finetune`` at 10k, 100k, 500k texts.
 
 Each corpus is made by recombining sentences of the embedded wiki corpus: text i
 is three sentences drawn at random (seed 0) from all of its sentences, labelled
@@ -8,9 +8,14 @@ process on ``--threads`` threads, ``textembed embed bare`` on the ``.txt`` file
 (the random token-embedding model: what the issue measured, and a model cheap
 enough that the pipeline's memory, not the model's compute, dominates) and
 ``textembed evaluate bare`` on the same texts as a labelled ``.csv`` (the default
-2,000-text evaluation sample: reading the table dominates). The peak resident
-memory of each process is read from the kernel (``wait4``'s ``ru_maxrss``),
-model and interpreter included; the result ``.npy`` size is reported next to it.
+2,000-text evaluation sample: reading the table dominates), and ``textembed
+finetune bare`` on the ``.csv`` for ``FINETUNE_STEPS`` batches: everything a
+fine-tuning run holds besides the training itself (the corpus, its crop counts,
+the embeddings of every text written to ``.npy``, kNN, the t-SNE map of a sample).
+The peak resident memory of each process is read from the kernel (``wait4``'s
+``ru_maxrss``), model and interpreter included; the result ``.npy`` size is
+reported next to it. For ``finetune`` the high-water mark is also read while it
+runs, each time it reports a stage, so the table says which stage set the peak.
 
 Sizes not measured (``--sizes`` picks the measured ones) are extrapolated
 linearly from the two largest measured sizes, and marked so.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import csv
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +44,7 @@ from textembed_utils.corpora import load_corpus
 SIZES = (10_000, 100_000, 500_000)
 MEASURED = (10_000, 100_000)
 SENTENCES_PER_TEXT = 3
+FINETUNE_STEPS = 20
 TEXTEMBED = Path(sys.executable).with_name("textembed")
 
 
@@ -77,6 +84,44 @@ def measure(arguments: list[str], threads: int) -> dict:
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
+def _high_water_mb(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM), or None once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def measure_stages(arguments: list[str], threads: int) -> dict:
+    """Like ``measure``, without ``--quiet``: the high-water mark (MB) at each progress line the command prints.
+
+    A stage's line is printed when it starts, so the mark read at a line is the
+    peak of everything before it; the last entry is the whole run's peak.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    command = [str(TEXTEMBED), *arguments, "--threads", str(threads)]
+    began = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    marks, last = [], "start"
+    for line in proc.stderr:  # the progress lines; tqdm bars are off without a terminal
+        line = line.strip()
+        if not line:
+            continue
+        marks.append({"before": line[:80], "seconds": round(time.perf_counter() - began, 1),
+                      "peak_rss_mb": _high_water_mb(proc.pid)})
+        last = line
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {last}")
+    marks.append({"before": "exit", "seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stages": marks}
+
+
 def measure_size(folder: Path, n: int, sentences: list[tuple[str, str]], threads: int) -> dict:
     """Both commands on a corpus of ``n`` texts; the corpus files are removed afterwards."""
     txt, table = write_corpora(folder, n, sentences)
@@ -84,9 +129,13 @@ def measure_size(folder: Path, n: int, sentences: list[tuple[str, str]], threads
     row = {"corpus_mb": round(txt.stat().st_size / 2**20, 1),
            "embed": measure(["embed", "bare", str(txt), "--out", str(out)], threads),
            "evaluate": measure(["evaluate", "bare", str(table), "--label-column", "topic"], threads),
+           "finetune": measure_stages(["finetune", str(table), "--model", "bare", "--label-column", "topic",
+                                       "--n-sentences", "1", "--steps", str(FINETUNE_STEPS), "--out",
+                                       str(folder / f"finetuned-{n}")], threads),
            "npy_mb": round(out.stat().st_size / 2**20, 1), "measured": True}
     for path in (txt, table, out):
         path.unlink()
+    shutil.rmtree(folder / f"finetuned-{n}")
     return row
 
 
@@ -99,7 +148,7 @@ def extrapolate(rows: dict[int, dict], n: int) -> dict:
                 for key in ("seconds", "peak_rss_mb")}
 
     return {"embed": at(a["embed"], b["embed"]), "evaluate": at(a["evaluate"], b["evaluate"]),
-            "npy_mb": round(n * 384 * 4 / 2**20, 1), "measured": False}
+            "finetune": at(a["finetune"], b["finetune"]), "npy_mb": round(n * 384 * 4 / 2**20, 1), "measured": False}
 
 
 def main() -> None:
@@ -119,12 +168,14 @@ def main() -> None:
         mark = "" if row["measured"] else " (extrapolated)"
         print(f"{n:>9,} texts{mark}: " + "; ".join(
             f"{command} {row[command]['seconds']:.0f} s, peak RSS {row[command]['peak_rss_mb']:.0f} MB"
-            for command in ("embed", "evaluate")) + f"; .npy {row['npy_mb']:.0f} MB", flush=True)
+            for command in ("embed", "evaluate", "finetune")) + f"; .npy {row['npy_mb']:.0f} MB", flush=True)
     report(
         "bench_large_corpus", __doc__.splitlines()[0], args, comparisons=[],
         figures={"sizes": {str(n): rows[n] for n in sorted(rows)}},
         settings={"commands": ["textembed embed bare CORPUS.txt --out FILE.npy --threads T --quiet",
-                               "textembed evaluate bare CORPUS.csv --label-column topic --threads T --quiet"],
+                               "textembed evaluate bare CORPUS.csv --label-column topic --threads T --quiet",
+                               f"textembed finetune CORPUS.csv --model bare --label-column topic --n-sentences 1 "
+                               f"--steps {FINETUNE_STEPS} --out DIR --threads T"],
                   "sentences_per_text": SENTENCES_PER_TEXT, "wiki_sentences": len(sentences)},
         notes=["Peak RSS is the whole process (interpreter, torch, tokenizer, model), from wait4's ru_maxrss.",
                "Sizes marked measured: false are linear extrapolations from the two largest measured sizes."],

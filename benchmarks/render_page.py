@@ -25,6 +25,7 @@ TITLES = {
     "bench_scaling": "Scaling with corpus size",
     "bench_paper_estimate": "Paper-scale training on this CPU",
     "bench_distributed": "Data parallelism: batch, negatives and learning rate",
+    "bench_large_corpus": "Large corpora: memory and time",
 }
 
 
@@ -198,13 +199,24 @@ def static_section(record: dict) -> str:
 
 
 def large_corpus_section(record: dict) -> str:
-    sizes = record["figures"]["sizes"]
+    sizes = sorted(record["figures"]["sizes"].items(), key=lambda item: int(item[0]))
+    commands = [c for c in ("embed", "evaluate", "finetune") if all(c in size for _, size in sizes)]
     rows = [[f"{int(n):,}" + ("" if size.get("measured", True) else " (extrapolated)"), num(size["corpus_mb"]),
-             num(size["embed"]["peak_rss_mb"]), num(size["embed"]["seconds"]), num(size["npy_mb"]),
-             num(size["evaluate"]["peak_rss_mb"]), num(size["evaluate"]["seconds"])]
-            for n, size in sorted(sizes.items(), key=lambda item: int(item[0]))]
-    return table(["texts", "corpus (MB)", "`embed` peak RSS (MB)", "`embed` s", ".npy (MB)",
-                  "`evaluate` peak RSS (MB)", "`evaluate` s"], rows)
+             num(size["npy_mb"]), *(f"{num(size[c]['peak_rss_mb'])} MB / {num(size[c]['seconds'])} s" for c in commands)]
+            for n, size in sizes]
+    out = table(["texts", "corpus (MB)", ".npy (MB)", *(f"`{c}` peak RSS / time" for c in commands)], rows)
+    staged = [(n, size["finetune"]["stages"]) for n, size in sizes if "stages" in size.get("finetune", {})]
+    if staged:
+        n, stages = staged[-1]
+        steps, previous = [], 0.0
+        for mark in stages:
+            peak = mark["peak_rss_mb"] or previous
+            steps.append([mark["before"], num(mark["seconds"]), num(peak), f"{peak - previous:+,.0f}"])
+            previous = peak
+        out += (f"\n\n`finetune` on {int(n):,} texts, stage by stage: the high-water mark of its memory when each "
+                "progress line appeared (the growth since the line before is what the stage before it added).\n\n"
+                + table(["progress line", "s", "peak RSS so far (MB)", "added (MB)"], steps))
+    return out
 
 
 SECTIONS: dict[str, Callable[[dict], str]] = {

@@ -136,3 +136,22 @@ def test_the_precision_benchmark_scores_both_precisions_on_the_same_split_and_re
         assert 0 <= figures[metric]["same_prediction"] <= 1
     assert 0 < figures["relative_vector_deviation"]["max"] < 0.05
     assert "## Encoding in bf16: what it saves and what it changes" in render_page.render(tmp_path)
+
+
+def test_the_large_corpus_benchmark_reads_finetunes_memory_stage_by_stage_and_renders_it(tmp_path):
+    import bench_large_corpus
+
+    sentences = bench_large_corpus.wiki_sentences()[:400]
+    _, table_file = bench_large_corpus.write_corpora(tmp_path, 300, sentences)
+    run = bench_large_corpus.measure_stages(
+        ["finetune", str(table_file), "--model", "bare", "--label-column", "topic", "--n-sentences", "1",
+         "--steps", "2", "--batch-size", "8", "--drop-rare-classes", "--no-tsne", "--out", str(tmp_path / "out")],
+        threads=1)
+    stages = run["stages"]
+    assert len(stages) >= 3 and stages[-1]["before"] == "exit"
+    peaks = [mark["peak_rss_mb"] for mark in stages if mark["peak_rss_mb"] is not None]
+    assert peaks == sorted(peaks) and peaks[-1] == run["peak_rss_mb"] > 50  # a high-water mark only grows
+    row = {"corpus_mb": 0.1, "npy_mb": 0.4, "measured": True, "finetune": run,
+           "embed": {"seconds": 1.0, "peak_rss_mb": 100.0}, "evaluate": {"seconds": 1.0, "peak_rss_mb": 100.0}}
+    page = render_page.large_corpus_section({"figures": {"sizes": {"300": row}}})
+    assert "`finetune` on 300 texts, stage by stage" in page and "| exit |" in page
