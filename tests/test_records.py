@@ -123,3 +123,25 @@ def test_the_reproduction_page_puts_our_runs_with_intervals_beside_the_papers_ro
 def test_paper_claims_are_named_sentences():
     claims = paper_claims()
     assert "crops_beat_dropout_knn" in claims and all(isinstance(v, str) and v for v in claims.values())
+
+
+def test_the_reproduction_page_shows_a_chapters_main_runs_once_and_chapter_8_with_intervals(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTEMBED_RESULTS", str(tmp_path))
+
+    def row(run, metric, value, part=None, n_test=904):
+        return {"run": run, "start": run.split("/")[0], "augmentation": run.split("/")[1], "trained_on": None,
+                "overrides": {}, "reference": None, "metric": metric, "value": value, "low": value - 0.02,
+                "high": value + 0.02, "n_test": n_test, **({"part": part} if part else {})}
+
+    write_record("tiny", "05_from_scratch", config={},
+                 rows=[row("bare/crops", "knn_euclidean", 0.83, "runs"), row("bare/crops", "knn_euclidean", 0.72, "gap")])
+    frame, _, _ = Status("tiny").table_s6()
+    assert list(frame.loc[frame.index == "bare/crops", "ours: tiny (%)"]) == [83.0]  # the side study's row is left out
+    write_record("tiny", "08_static", config={},
+                 rows=[row("bare/crops", "knn_euclidean", 0.83), row("bare/crops", "knn_cosine", 0.85),
+                       row("reference/tfidf", "knn_cosine", 0.81, n_test=200)])
+    beyond = Status("tiny").beyond_the_paper()
+    assert beyond.loc["bare/crops", "kNN Euclidean (%)"] == "83.0 (81.0–85.0)"
+    assert beyond.loc["bare/crops", "test texts"] == 904
+    assert beyond.loc["reference/tfidf", "kNN Euclidean (%)"] == "–"  # not measured, not NaN
+    assert beyond.loc["reference/tfidf", "test texts"] == 200

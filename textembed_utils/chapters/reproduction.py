@@ -17,7 +17,7 @@ import pandas as pd
 from ..params import Param
 from ..results import paper_claims, paper_table, read_records
 from ..results.findings import Finding
-from ..results.tables import rows_frame
+from ..results.tables import rows_frame, stored_accuracy_table
 from ..results.verdicts import Verdict, combine
 from .common import PROFILE
 from .common import validate as _validate
@@ -125,6 +125,8 @@ class Status:
         """
         paper = paper_table(table).loc[paper_rows].T.rename(columns=lambda c: f"paper: {c}")
         rows = self.rows(experiment)
+        if "part" in rows and (rows["part"] == "runs").any():  # the chapter's main runs, not its side studies
+            rows = rows[rows["part"] == "runs"]
         ours = rows[rows["metric"] == metric] if len(rows) else rows
         if runs is not None and len(ours):
             ours = ours[ours["run"].isin(runs)]
@@ -171,4 +173,4 @@ class Status:
         rows = self.rows("08_static")
         if not len(rows):
             return None
-        return rows.pivot_table(index="run", columns="metric", values="value", aggfunc="first").mul(100).round(1)
+        return stored_accuracy_table(rows)

@@ -47,6 +47,19 @@ def tidy_rows(scored: Mapping, **columns: object) -> list[dict]:
             for row in evaluated.scores.rows()]
 
 
+def stored_accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of a record's tidy rows: each metric as ``84.3 (82.0–86.5)`` and the test texts."""
+    table: dict[str, dict[str, object]] = {}
+    for row in rows.itertuples(index=False):
+        cells = table.setdefault(row.run, {})
+        cells[METRIC_LABELS.get(row.metric, row.metric)] = (
+            f"{100 * row.value:.1f} ({100 * row.low:.1f}–{100 * row.high:.1f})")
+        cells["test texts"] = int(row.n_test)
+    labels = [label for label in (*METRIC_LABELS.values(), "test texts")
+              if any(label in cells for cells in table.values())]
+    return pd.DataFrame.from_dict(table, orient="index").reindex(columns=labels).fillna("–")
+
+
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
     """A record's tidy rows as a DataFrame (empty, with the columns, when there are none)."""
     columns = ["run", "start", "augmentation", "trained_on", "metric", "value", "low", "high", "n_test"]
