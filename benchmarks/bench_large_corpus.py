@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,7 @@ SIZES = (10_000, 100_000, 500_000)
 MEASURED = (10_000, 100_000)
 SENTENCES_PER_TEXT = 3
 FINETUNE_STEPS = 20
+PROGRESS_BAR = re.compile(r"\d+%\||\[\d+:\d+")  # tqdm: "45%|" or "[00:02<00:01"
 TEXTEMBED = Path(sys.executable).with_name("textembed")
 
 
@@ -107,9 +109,9 @@ def measure_stages(arguments: list[str], threads: int) -> dict:
     began = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     marks, last = [], "start"
-    for line in proc.stderr:  # the progress lines; tqdm bars are off without a terminal
+    for line in proc.stderr:
         line = line.strip()
-        if not line:
+        if not line or PROGRESS_BAR.search(line):  # a stage's own progress, not a new stage
             continue
         marks.append({"before": line[:80], "seconds": round(time.perf_counter() - began, 1),
                       "peak_rss_mb": _high_water_mb(proc.pid)})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from textembed_utils.evaluation import encode
-from textembed_utils.evaluation.encode_file import encode_in_slices, encode_to_npy
+from textembed_utils.evaluation.encode_file import StoredRows, encode_in_slices, encode_to_npy
 
 
 @pytest.mark.parametrize("model", ["tiny_encoder", "tiny_bare"])
@@ -45,3 +45,20 @@ def test_an_interruption_mid_corpus_leaves_no_file(tiny_bare, toy_corpus, tmp_pa
     with pytest.raises(KeyboardInterrupt):
         encode_to_npy(tiny_bare, toy_corpus.texts, tmp_path / "v.npy", slice_texts=10, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stored_rows_are_the_files_rows_in_the_order_asked(tmp_path):
+    matrix = np.random.default_rng(0).standard_normal((1000, 7)).astype(np.float32)
+    for version in ((1, 0), (2, 0)):
+        path = tmp_path / f"m{version[0]}.npy"
+        with open(path, "wb") as fh:
+            np.lib.format.write_array(fh, matrix, version=version)
+        stored = StoredRows(path)
+        rows = np.array([999, 3, 3, 0, 512])
+        assert stored.shape == (1000, 7) and len(stored) == 1000
+        np.testing.assert_array_equal(stored[rows], matrix[rows])
+        assert stored[[]].shape == (0, 7)
+        stored.close()
+    np.save(tmp_path / "v.npy", np.arange(5.0))
+    with pytest.raises(ValueError, match="1-D array"):
+        StoredRows(tmp_path / "v.npy")

@@ -29,7 +29,7 @@ from .augment import PairSampler
 from .corpora import Corpus
 from .errors import TextembedError
 from .evaluation import encode, tsne_map
-from .evaluation.encode_file import encode_to_npy
+from .evaluation.encode_file import StoredRows, encode_to_npy
 from .evaluation.labels import check_measurable
 from .evaluation.scoring import EvalSpec, Scores, eval_sample, score
 from .evaluation.tsne import tsne_sample
@@ -215,7 +215,7 @@ def _by_metric(scores: Scores | None, value: Callable[[Accuracy], object]) -> di
     return {metric.removeprefix("knn_"): value(acc) for metric, acc in scores.accuracies.items()}
 
 
-def _write_tsne(vectors: np.ndarray, labels: list | None, path: Path, title: str, seed: int) -> str | None:
+def _write_tsne(vectors: StoredRows, labels: list | None, path: Path, title: str, seed: int) -> str | None:
     """Draw the map (of a seeded sample above ``TSNE_MAX_POINTS`` texts); return the sample's note or None."""
     import matplotlib.pyplot as plt
 
@@ -277,11 +277,11 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
                       progress=request.progress, distributed=True)
     if not here.is_main:
         return {}
-    embeddings = np.load(embedded, mmap_mode="r")
+    embeddings = StoredRows(embedded)  # rows read when needed: the file may be far larger than memory
     after = None
     if labels is not None:
         with watch.stage("evaluate_after"):
-            after = _knn_scores(np.asarray(embeddings[eval_idx]), labels)
+            after = _knn_scores(embeddings[eval_idx], labels)
 
     with atomic_path(out) as staged:
         with watch.stage("save_outputs"):
@@ -337,12 +337,13 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
             },
             "timings_seconds": {**watch.seconds, "total": round(watch.total() + request.read_seconds, 3)},
         }
+        embeddings.close()
         (staged / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     shutil.rmtree(ckpt.parent, ignore_errors=True)
     return report
 
 
-def _tsne_stage(request: FinetuneRequest, embeddings: np.ndarray, staged: Path, watch: Stopwatch,
+def _tsne_stage(request: FinetuneRequest, embeddings: StoredRows, staged: Path, watch: Stopwatch,
                 echo: Echo) -> dict:
     """Draw ``tsne.png`` into ``staged`` when asked and possible; say what happened."""
     if not request.tsne:
