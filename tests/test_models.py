@@ -64,6 +64,8 @@ def test_token_ids_are_the_tokenizers_ids_without_padding(tiny_encoder, tiny_bar
         assert encoder.token_ids(TEXTS, max_length=48) == expected
         ids, mask = encoder.pad(expected)
         assert torch.equal(ids, batch["input_ids"]) and torch.equal(mask, batch["attention_mask"])
+    ids, mask = tiny_bare.pad([[], [5, 6]])  # a text without tokens is all padding
+    assert ids.tolist() == [[tiny_bare.tokenizer.pad_token_id or 0] * 2, [5, 6]] and mask.tolist() == [[0, 0], [1, 1]]
 
 
 def test_encode_restores_order_and_is_batch_independent(tiny_encoder):

@@ -18,7 +18,7 @@ from textembed_utils.errors import TextembedError
 from textembed_utils.evaluation import encode
 from textembed_utils.models import load_encoder
 from textembed_utils.models import distill as distill_module
-from textembed_utils.models.static import bag_tokenizer, token_bags
+from textembed_utils.models.static import token_bags, truncating_tokenizer
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -53,7 +53,7 @@ def test_fast_static_path_equals_the_padded_forward_pass(tiny_bare):
 
 
 def test_parallel_tokenisation_keeps_the_order_and_the_ids(tiny_bare):
-    tokenizer = bag_tokenizer(tiny_bare.tokenizer.backend_tokenizer, 48)
+    tokenizer = truncating_tokenizer(tiny_bare.tokenizer.backend_tokenizer, 48)
     texts = TEXTS * 7
     one = token_bags(tokenizer, texts, threads=1)
     three = token_bags(tokenizer, texts, threads=3)

@@ -17,13 +17,14 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 from transformers import PreTrainedTokenizerBase
 
 from ..atomic import atomic_path
 from ..errors import TextembedError
 from .bare import BareEmbedding
 from .pooling import ST_POOLING_MODES, check_pooling, pool
-from .static import bag_tokenizer, encode_static, settings_for_model2vec, token_id_lists
+from .static import encode_static, settings_for_model2vec, token_id_lists, truncating_tokenizer
 
 
 class TextEncoder(nn.Module):
@@ -88,7 +89,7 @@ class TextEncoder(nn.Module):
 
     def _truncating_tokenizer(self, max_length: int) -> Tokenizer:
         if max_length not in self._truncating:  # a copy costs ~0.1 s: made once per length, not per call
-            self._truncating[max_length] = bag_tokenizer(self.tokenizer.backend_tokenizer, max_length)
+            self._truncating[max_length] = truncating_tokenizer(self.tokenizer.backend_tokenizer, max_length)
         return self._truncating[max_length]
 
     def token_ids(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
@@ -98,12 +99,12 @@ class TextEncoder(nn.Module):
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids padded to the longest row (with the pad token) and their attention mask."""
-        width = max(map(len, rows), default=0)
-        ids = torch.full((len(rows), width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
+        if not rows:
+            return torch.zeros((0, 0), dtype=torch.long), torch.zeros((0, 0), dtype=torch.long)
+        ids = pad_sequence([torch.as_tensor(row, dtype=torch.long) for row in rows], batch_first=True,
+                           padding_value=self.tokenizer.pad_token_id or 0)
+        lengths = torch.tensor([len(row) for row in rows])
+        mask = (torch.arange(ids.shape[1]) < lengths[:, None]).long()
         return ids, mask
 
     @property

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 CHUNK_TEXTS = 8192  # texts per embedding_bag call: large enough to amortise, small enough for memory
 
 
-def bag_tokenizer(backend: Tokenizer, max_length: int) -> Tokenizer:
+def truncating_tokenizer(backend: Tokenizer, max_length: int) -> Tokenizer:
     """A copy of ``backend`` that truncates to ``max_length`` tokens (special tokens included) and never pads.
 
     The caller's tokenizer is untouched; the copy keeps its post-processor, so with
@@ -88,7 +88,7 @@ def encode_static(
     weight: torch.Tensor, tokenizer: Tokenizer, texts: Sequence[str],
     chunk: int = CHUNK_TEXTS, progress: bool = False, desc: str = "Encoding",
 ) -> torch.Tensor:
-    """(n, dim) float32 mean token embeddings of ``texts``, in their order (``tokenizer`` from ``bag_tokenizer``)."""
+    """(n, dim) float32 mean token embeddings of ``texts``, in their order (``tokenizer`` from ``truncating_tokenizer``)."""
     threads = torch.get_num_threads()
     out = []
     for start in tqdm(range(0, len(texts), chunk), desc=desc, disable=not progress, leave=False):
