@@ -59,10 +59,14 @@ def test_masking_keeps_every_nonblank_text_and_counts_blank_ones():
         PairSampler(["", "  "], "masking")
 
 
-def test_an_epoch_gives_only_full_batches_and_drops_the_remainder(toy_corpus):
+def test_an_epoch_keeps_its_last_partial_batch_as_the_authors_dataloader(toy_corpus):
+    # 48 pairs in batches of 10: four full batches and a fifth of 8 (drop_last=False).
     sampler = PairSampler(toy_corpus.texts, "crops", n_sentences=1)
     assert len(sampler.epoch(0)) == len(sampler) == 48
-    assert sampler.batches_per_epoch(10) == 4  # 40 pairs train, the last 8 are dropped (equal-size InfoNCE)
+    assert sampler.batches_per_epoch(10) == 5 and sampler.batches_per_epoch(8) == 6
+    # In several processes a last batch with fewer pairs than processes is dropped (none to share).
+    assert sampler.batches_per_epoch(10, smallest_last=8) == 5
+    assert sampler.batches_per_epoch(10, smallest_last=9) == 4
 
 
 def test_unknown_augmentation_lists_the_choices():

@@ -1,4 +1,8 @@
-"""Cropping exactly as the paper: split on '.', keep raw pieces of 100–250 characters, slide windows."""
+"""Cropping exactly as the authors' code: split on '.', keep raw pieces of 100–250 characters, slide windows.
+
+Every window is its sentences, each stripped and followed by ". " (the last one
+too): the authors' strings, character for character.
+"""
 
 from __future__ import annotations
 
@@ -28,12 +32,12 @@ def test_length_bounds_are_inclusive_and_measured_before_strip():
     keep_99_plus_space = " " + sentence(99, "b")  # 100 raw characters, 99 after strip: kept
     pieces = [sentence(99, "a"), sentence(100, "c"), sentence(250, "d"), sentence(251, "e"), keep_99_plus_space]
     windows = crop_windows(text_of(*pieces), n_sentences=1)
-    assert windows == [sentence(100, "c"), sentence(250, "d"), sentence(99, "b")]
+    assert windows == [f"{sentence(100, 'c')}. ", f"{sentence(250, 'd')}. ", f"{sentence(99, 'b')}. "]
 
 
 def test_stripped_sentence_of_250_plus_spaces_is_dropped():
     # 248 letters + 3 spaces = 251 raw characters: too long although only 248 after strip.
-    assert crop_windows(text_of("  " + sentence(248) + " ", sentence(120, "x")), 1) == [sentence(120, "x")]
+    assert crop_windows(text_of("  " + sentence(248) + " ", sentence(120, "x")), 1) == [f"{sentence(120, 'x')}. "]
 
 
 def test_windows_join_consecutive_kept_sentences_and_overlap():
@@ -41,10 +45,55 @@ def test_windows_join_consecutive_kept_sentences_and_overlap():
     short = "Too short"
     windows = crop_windows(text_of(a, short, b, c, short, d), n_sentences=2)
     # Failing sentences are skipped: windows run over *kept* sentences, neighbours share one.
-    assert windows == [f"{a}. {b}", f"{b}. {c}", f"{c}. {d}"]
-    assert crop_windows(text_of(a, b, c, d), n_sentences=3) == [f"{a}. {b}. {c}", f"{b}. {c}. {d}"]
-    assert crop_windows(text_of(a, b, c, d), n_sentences=4) == [f"{a}. {b}. {c}. {d}"]
+    assert windows == [f"{a}. {b}. ", f"{b}. {c}. ", f"{c}. {d}. "]
+    assert crop_windows(text_of(a, b, c, d), n_sentences=3) == [f"{a}. {b}. {c}. ", f"{b}. {c}. {d}. "]
+    assert crop_windows(text_of(a, b, c, d), n_sentences=4) == [f"{a}. {b}. {c}. {d}. "]
     assert crop_windows(text_of(a, b, c, d), n_sentences=5) == []
+
+
+def test_a_written_out_text_gives_the_authors_windows():
+    # Two kept sentences with inner spaces, one too short between them, a trailing piece of spaces.
+    first = "The river rises in the northern hills and flows south through three towns before it reaches the coast"
+    second = "Its lower valley was settled early, and the old mill at the ford still stands beside the stone bridge"
+    text = f"{first}. Too short. {second}.  "
+    assert crop_windows(text, 1) == [
+        "The river rises in the northern hills and flows south through three towns before it reaches the coast. ",
+        "Its lower valley was settled early, and the old mill at the ford still stands beside the stone bridge. ",
+    ]
+    assert crop_windows(text, 2) == [
+        "The river rises in the northern hills and flows south through three towns before it reaches the coast. "
+        "Its lower valley was settled early, and the old mill at the ford still stands beside the stone bridge. "
+    ]
+
+
+def authors_windows(text: str, n: int) -> list[str]:
+    """The authors' rule as the paper's method describes it, written independently of ``crop_windows``.
+
+    From every raw piece that passes the length rule, walk forward collecting
+    passing pieces (each stripped, then ". ") until ``n`` are collected; a start
+    with fewer than ``n`` passing pieces after it makes no window.
+    """
+    pieces = text.split(".")
+    passing = [100 <= len(piece) <= 250 for piece in pieces]
+    windows = []
+    for start, ok in enumerate(passing):
+        if not ok:
+            continue
+        collected = [pieces[j].strip() + ". " for j in range(start, len(pieces)) if passing[j]][:n]
+        if len(collected) == n:
+            windows.append("".join(collected))
+    return windows
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_every_wiki_window_is_the_authors_string(wiki, n):
+    for text in wiki.texts:
+        assert crop_windows(text, n) == authors_windows(text, n)
+
+
+def test_wiki_text_0_window_ends_with_its_full_stop(wiki):
+    windows = crop_windows(wiki.texts[0], 1)
+    assert windows and all(window.endswith(". ") for window in windows)
 
 
 def test_window_count_is_kept_minus_n_plus_one():
@@ -58,7 +107,7 @@ def test_regex_splitter_keeps_abbreviations_and_decimals_inside_a_sentence():
     second = "Then it fell again over many years of careful observation by " + "y" * 60
     text = f"{first}. {second}."
     assert len(crop_windows(text, 1, splitter="naive")) < 2
-    assert crop_windows(text, 1, splitter="regex") == [first, second]
+    assert crop_windows(text, 1, splitter="regex") == [f"{first}. ", f"{second}. "]
 
 
 @pytest.mark.parametrize("bad", [0, -1])
@@ -77,7 +126,7 @@ def test_texts_with_one_window_are_dropped_and_counted():
     one = text_of(sentence(120, "c"))
     none = "Short. Texts. Only."
     kept, stats = windows_per_text([two, one, none, two], n_sentences=1)
-    assert kept == [[sentence(120, "a"), sentence(130, "b")]] * 2
+    assert kept == [[f"{sentence(120, 'a')}. ", f"{sentence(130, 'b')}. "]] * 2
     assert (stats.texts, stats.croppable, stats.dropped, stats.n_sentences) == (4, 2, 2, 1)
     assert "2 of 4 texts" in stats.describe() and "2 dropped" in stats.describe()
 

@@ -45,6 +45,10 @@ TESTS = Path(__file__).resolve().parent
 WORKER = TESTS / "distributed_worker.py"
 LOSS_TOLERANCE = dict(rel=1e-5)
 WEIGHT_TOLERANCE = dict(rtol=1e-5, atol=1e-6)
+# Cached mini-batches sum each gradient in another order. Adam divides by the gradient's own scale, so on entries
+# whose gradient is nearly zero those rounding differences move the update by a few thousandths of lr (1e-3):
+# 3.8e-6 measured after 3 steps. The bound is 1 % of one step's largest update.
+CACHED_WEIGHT_TOLERANCE = dict(rtol=1e-5, atol=1e-2 * CASES["cached"].config.lr)
 
 
 def torchrun(out: Path, *scenarios: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -74,12 +78,12 @@ def single_process(case_name: str) -> dict:
     return {"losses": result.losses, "weights": weights(encoder)}
 
 
-def assert_same_training(two: dict, one: dict) -> None:
+def assert_same_training(two: dict, one: dict, weight_tolerance: dict = WEIGHT_TOLERANCE) -> None:
     assert len(two["losses"]) == len(one["losses"])
     assert two["losses"] == pytest.approx(one["losses"], **LOSS_TOLERANCE)
     assert two["weights"].keys() == one["weights"].keys()
     for name, value in one["weights"].items():
-        assert torch.allclose(two["weights"][name], value, **WEIGHT_TOLERANCE), name
+        assert torch.allclose(two["weights"][name], value, **weight_tolerance), name
 
 
 def test_gathered_loss_is_info_nce_of_the_concatenated_batch(two_processes):
@@ -104,7 +108,7 @@ def test_two_processes_train_the_bare_start_like_one(two_processes):
 
 
 def test_cached_mini_batches_in_two_processes_train_like_one_plain_process(two_processes):
-    assert_same_training(produced(two_processes, "cached"), single_process("crops"))
+    assert_same_training(produced(two_processes, "cached"), single_process("crops"), CACHED_WEIGHT_TOLERANCE)
 
 
 def emulated_two_ranks(monkeypatch, seed: int, world_size: int = 2) -> None:

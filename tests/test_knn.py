@@ -74,11 +74,12 @@ def test_reference_blocks_of_any_size_give_the_same_neighbours(monkeypatch, metr
                                                         test_x.astype(np.float32), 10, metric))
 
 
-def test_accuracy_uses_the_papers_split():
+def test_accuracy_with_its_defaults_uses_the_papers_unstratified_split():
+    # The authors: train_test_split(test_size=0.1, random_state=42), no stratify.
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 3, 300)
     embeddings = rng.normal(size=(300, 8)) + labels[:, None] * 1.5
-    train_idx, test_idx = train_test_split(np.arange(300), test_size=0.1, random_state=42, stratify=labels)
+    train_idx, test_idx = train_test_split(np.arange(300), test_size=0.1, random_state=42)
     want = np.mean(sklearn_predict(embeddings[train_idx], labels[train_idx], embeddings[test_idx]) == labels[test_idx])
     assert knn_accuracy(embeddings, labels) == pytest.approx(want)
     ours_train, ours_test = split_indices(labels)
@@ -86,9 +87,15 @@ def test_accuracy_uses_the_papers_split():
     assert len(ours_test) == 30 and not set(ours_train) & set(ours_test)
 
 
+def test_a_stratified_split_is_there_when_asked():
+    labels = np.random.default_rng(1).integers(0, 3, 300)
+    _, want = train_test_split(np.arange(300), test_size=0.1, random_state=42, stratify=labels)
+    np.testing.assert_array_equal(split_indices(labels, stratify=True)[1], want)
+
+
 def test_unstratified_split_when_a_side_is_smaller_than_the_number_of_classes():
     labels = np.repeat(np.arange(10), 3)  # 30 texts, 10 classes: a 3-text test side cannot hold them all
-    train_idx, test_idx = split_indices(labels)
+    train_idx, test_idx = split_indices(labels, stratify=True)
     assert len(test_idx) == 3 and len(train_idx) == 27
     embeddings = np.random.default_rng(0).normal(size=(30, 4))
     assert 0.0 <= knn_accuracy(embeddings, labels, k=3) <= 1.0

@@ -25,14 +25,27 @@ MASK = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
         ("mean", [[1.5, -1.5], [10.5, -10.5]]),  # padding (99) excluded
         ("cls", [[0.0, 0.0], [10.0, -10.0]]),
         ("sep", [[3.0, -3.0], [11.0, -11.0]]),  # last *real* token
-        ("token1", [[0.0, 0.0], [10.0, -10.0]]),
-        ("token2", [[1.0, -1.0], [11.0, -11.0]]),
-        ("token3", [[2.0, -2.0], [11.0, -11.0]]),  # text 2 is shorter: its last real token
+        ("token1", [[1.0, -1.0], [11.0, -11.0]]),  # the first token after [CLS]
+        ("token2", [[2.0, -2.0], [11.0, -11.0]]),  # text 2 has no position 2: its last real token
         ("token7", [[3.0, -3.0], [11.0, -11.0]]),
     ],
 )
 def test_pooling_by_hand(pooling, expected):
     assert torch.equal(pool(STATES, MASK, pooling), torch.tensor(expected))
+
+
+def test_token7_reads_index_7_the_authors_seventh_token():
+    # Nine real tokens ([CLS] at 0, [SEP] at 8) whose states are their positions: the authors'
+    # seventh_pool reads token_embeds[:, 7], the eighth position counting [CLS].
+    states = torch.arange(9, dtype=torch.float32).reshape(1, 9, 1)
+    assert pool(states, torch.ones(1, 9), "token7").item() == 7.0
+
+
+def test_token7_of_a_text_too_short_is_its_sep_not_padding():
+    # Five real tokens, then padding whose states (-1) the authors' index 7 would read.
+    states = torch.tensor([[0.0, 1, 2, 3, 4, -1, -1, -1, -1]]).unsqueeze(-1)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0, 0, 0]])
+    assert pool(states, mask, "token7").item() == 4.0
 
 
 def test_mean_of_an_all_padding_row_is_zero_not_nan():
@@ -62,7 +75,7 @@ def test_encoder_pooling_matches_hand_pooling_of_its_token_states(tiny_encoder):
                 "mean": states[i, :n].mean(0),
                 "cls": states[i, 0],
                 "sep": states[i, n - 1],
-                "token3": states[i, min(2, n - 1)],
+                "token3": states[i, min(3, n - 1)],
             }[pooling]
             assert torch.allclose(torch.from_numpy(got[i]), want, atol=1e-5), pooling
     # The last real token of a transformer input is [SEP].

@@ -17,9 +17,10 @@ from textembed_utils.results.verdicts import Verdict
 
 
 def test_the_spec_is_the_papers_evaluation_and_reads_a_profile():
-    assert EvalSpec() == EvalSpec(k=10, test_size=0.1, seed=42, stratify=True)
+    assert EvalSpec() == EvalSpec(k=10, test_size=0.1, seed=42, stratify=False)  # the authors' split
     paper = EvalSpec.from_profile(load_profile("paper"))
     assert (paper.k, paper.stratify) == (10, False)
+    assert EvalSpec.from_profile(load_profile("embedded")).stratify  # the embedded profile's stated deviation
 
 
 def test_the_sample_is_seeded_sorted_and_skips_unlabelled_texts():

@@ -66,6 +66,13 @@ def test_steps_override_epochs_and_partial_epochs_round_up(tiny_bare, toy_corpus
     assert (result.total_steps, result.batches_per_epoch, len(result.losses)) == (9, 6, 9)
 
 
+def test_an_epoch_trains_its_last_partial_batch(tiny_bare, toy_corpus):
+    # 48 texts in batches of 10: 4 full batches and a last one of 8, as the authors' DataLoader.
+    result = train(tiny_bare, toy_corpus.texts, config(batch_size=10, steps=None, epochs=1), progress=False)
+    assert (result.batches_per_epoch, result.total_steps, len(result.losses)) == (5, 5, 5)
+    assert all(math.isfinite(loss) for loss in result.losses)
+
+
 def test_eval_callback_gives_a_learning_curve_in_eval_mode(tiny_encoder, toy_corpus):
     seen = []
 

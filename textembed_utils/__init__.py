@@ -17,7 +17,7 @@ The sub-packages follow the paper's concepts:
 
 import warnings
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # 0.2: the authors' crop strings and last batch (cached models of 0.1 do not match)
 
 # tqdm.auto warns in a kernel without ipywidgets; the book would show it as a stderr block in every chapter.
 warnings.filterwarnings("ignore", message="IProgress not found")

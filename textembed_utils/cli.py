@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="kNN and linear-probe accuracy of a model on a labelled corpus",
                              description="kNN accuracy (k=10, Euclidean and cosine) and linear-probe accuracy "
-                                         "on a 90/10 split with seed 42, as in the paper.")
+                                         "on a stratified 90/10 split with seed 42, as in the book's chapters.")
     ev.add_argument("model", metavar="MODEL", help="a model folder, the embedded name, or a hub id")
     _corpus_options(ev)
     ev.add_argument("--max-length", type=ranged_type("max_length"), default=None,

@@ -55,7 +55,7 @@ def finetune_summary(report: dict, out: Path) -> str:
 
 def scores_summary(scores: Scores, model: str, corpus: str, texts: int) -> str:
     """Accuracy scores of ``textembed evaluate`` as an aligned table, with 95 % intervals."""
-    lines = [f"{model} on '{corpus}' ({texts:,} labelled texts, 90/10 split, seed 42; "
+    lines = [f"{model} on '{corpus}' ({texts:,} labelled texts, stratified 90/10 split, seed 42; "
              f"{scores.n_test:,} test texts, 95% Wilson intervals):"]
     lines += [f"  {name.replace('_', ' '):<14} {acc.value:.3f}  [{acc.low:.3f}, {acc.high:.3f}]"
               for name, acc in scores.accuracies.items()]

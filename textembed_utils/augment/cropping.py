@@ -1,9 +1,12 @@
-"""Cropping texts into windows of consecutive sentences, exactly as the paper.
+"""Cropping texts into windows of consecutive sentences, exactly as the authors' code does.
 
-The rule (paper §3.1 and the authors' code): split on '.', keep raw pieces of
-100–250 characters, and form windows of ``n`` consecutive *kept* sentences,
-each stripped and re-joined with ". ". Windows slide, so neighbours overlap.
-A text with fewer than two windows cannot give a crop pair and is dropped.
+The rule (paper §3.1 and the authors' ``MultOverlappingSentencesPairDataset``):
+split on '.', keep raw pieces of 100–250 characters, and form windows of ``n``
+consecutive *kept* sentences, each stripped and followed by ". " — the last one
+too, so a window ends with its full stop (and a space no tokenizer sees), as the
+paper's example crops do. The strings are the authors', character for character.
+Windows slide, so neighbours overlap. A text with fewer than two windows cannot
+give a crop pair and is dropped.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def crop_windows(
     """All windows of ``n_sentences`` consecutive kept sentences of ``text``.
 
     A raw piece is kept when ``min_chars <= len(piece) <= max_chars`` (measured
-    before stripping, as the authors' code does).
+    before stripping, as the authors' code does); each kept sentence enters its
+    windows stripped and followed by ". " (the authors' strings, final stop included).
     """
     if n_sentences < 1:
         raise TextembedError(
@@ -60,7 +64,8 @@ def crop_windows(
         for piece in split_sentences(text, splitter)
         if min_chars <= len(piece) <= max_chars
     ]
-    return [". ".join(kept[i : i + n_sentences]) for i in range(len(kept) - n_sentences + 1)]
+    ended = [f"{sentence}. " for sentence in kept]
+    return ["".join(ended[i : i + n_sentences]) for i in range(len(ended) - n_sentences + 1)]
 
 
 @dataclass(frozen=True)

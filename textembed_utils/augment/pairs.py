@@ -115,5 +115,12 @@ class PairSampler:
             rows[row] = (unit, anchor, positive)
         return EpochPairs(self, rows)
 
-    def batches_per_epoch(self, batch_size: int) -> int:
-        return len(self) // batch_size
+    def batches_per_epoch(self, batch_size: int, smallest_last: int = 1) -> int:
+        """Batches in one epoch: every full batch, then the rest as a last, smaller batch.
+
+        The authors' DataLoader keeps that partial batch (``drop_last=False``), so
+        every usable text trains once per epoch. ``smallest_last``: the fewest pairs
+        the last batch must hold to be kept (in several processes, one per process).
+        """
+        full, rest = divmod(len(self), batch_size)
+        return full + int(rest >= smallest_last)

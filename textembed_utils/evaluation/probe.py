@@ -17,7 +17,7 @@ def linear_probe_correct(
     labels: Sequence,
     test_size: float = 0.1,
     seed: int = 42,
-    stratify: bool = True,
+    stratify: bool = False,
     max_iter: int = 1000,
 ) -> np.ndarray:
     """Whether StandardScaler + unregularised logistic regression gets each held-out text right.

@@ -3,8 +3,12 @@
 - ``mean``: masked mean over all real tokens, [CLS] and [SEP] included (default);
 - ``cls``: the first token;
 - ``sep``: the last real token ([SEP]/[EOS]);
-- ``token<k>``: the k-th token, 1-based (``token7`` is the paper's "7th token"),
-  falling back to the last real token for texts shorter than k.
+- ``token<k>``: the token at position k, counting [CLS] as position 0 — the k-th
+  token after [CLS]. ``token7`` is the paper's "7th token": the authors'
+  ``seventh_pool`` reads index 7. A text with no position k (k or fewer tokens
+  after [CLS]) gets its last real token ([SEP]); the authors' code reads
+  position 7 regardless, a padding state that depends on the rest of the batch,
+  so the book's choice is a stated deviation for texts that short.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import torch
 from ..errors import TextembedError
 
 POOLINGS = ("mean", "cls", "sep", "token<k>")
-_KTH = re.compile(r"^token([1-9]\d*)$")  # 1-based: token0 does not exist
+_KTH = re.compile(r"^token([1-9]\d*)$")  # token0 would be [CLS]: written "cls"
 
 # How each pooling is written in a SentenceTransformer folder (1_Pooling/config.json).
 ST_POOLING_MODES = {"mean": "mean", "cls": "cls", "sep": "lasttoken"}
@@ -45,7 +49,6 @@ def pool(states: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "mea
         return states[rows, last]
     match = _KTH.match(pooling)
     if match:
-        k = int(match.group(1)) - 1
-        return states[rows, torch.clamp(last, max=k)]
+        return states[rows, torch.clamp(last, max=int(match.group(1)))]
     check_pooling(pooling)
     raise AssertionError("unreachable")

@@ -26,7 +26,7 @@ class EvalSection:
 
     k: int = 10
     test_size: float = 0.1
-    stratify: bool = True
+    stratify: bool = False  # the paper's split; the embedded profile stratifies (a stated deviation)
     batch_size: int = 128
     max_length: int = 128
     eval_size: int | None = None  # labelled texts scored (seeded subset); None = all

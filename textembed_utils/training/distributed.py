@@ -117,7 +117,11 @@ def check_divisible(batch_size: int, here: World) -> None:
 
 
 def shard(items: Sequence[T], here: World) -> Sequence[T]:
-    """Rank ``here.rank``'s contiguous equal slice of a global batch (``check_divisible`` first)."""
+    """Rank ``here.rank``'s contiguous equal slice of a global batch (``check_divisible`` first).
+
+    An epoch's last, partial batch may not split evenly: its last ``len % size``
+    pairs (fewer than the number of ranks) are left out.
+    """
     size = len(items) // here.size
     return items[here.rank * size : (here.rank + 1) * size]
 

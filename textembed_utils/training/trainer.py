@@ -136,8 +136,10 @@ class _Run:
             distributed.check_divisible(config.batch_size, self.world)
             torch.manual_seed(distributed.dropout_seed(config.seed, self.world.rank))
         self.sampler = PairSampler(texts, config.augmentation, config.n_sentences, config.seed, config.splitter)
-        self.per_epoch = self.sampler.batches_per_epoch(config.batch_size)
-        if self.per_epoch == 0:
+        # The last, partial batch of an epoch is kept (the authors' drop_last=False); in several
+        # processes it is cut to a multiple of their number, as each embeds an equal share.
+        self.per_epoch = self.sampler.batches_per_epoch(config.batch_size, smallest_last=self.world.size)
+        if len(self.sampler) < config.batch_size:
             raise TextembedError(
                 f"Only {len(self.sampler)} texts give a training pair, fewer than one batch of "
                 f"{config.batch_size}.",
