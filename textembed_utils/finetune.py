@@ -309,6 +309,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
                 "batches_per_epoch": result.batches_per_epoch,
                 "epochs": round(result.total_steps / result.batches_per_epoch, 3),
                 "device": result.device,
+                "processes": here.record(config.batch_size),
                 "precision": result.precision,
                 "resumed_from_step": result.resumed_from,
                 "seconds_per_step": round(result.seconds_per_step, 4),
