@@ -112,6 +112,7 @@ def test_report_fields(finetuned):
     training = report["training"]
     assert training["config"]["augmentation"] == "crops" and training["config"]["batch_size"] == 8
     assert training["total_steps"] == 4 and len(training["loss_curve"]) == 4
+    assert training["processes"] == {"count": 1, "backend": None, "pairs_per_process": 8}
     assert all(np.isfinite(training["loss_curve"]))
     assert report["evaluation"]["k"] == 10 and report["evaluation"]["labelled_texts_used"] == 41
     assert set(report["knn_accuracy_after"]) == {"euclidean", "cosine"}

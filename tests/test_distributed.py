@@ -236,6 +236,8 @@ def test_textembed_finetune_under_torchrun_publishes_one_folder_like_one_process
     assert textembed([*args, "--out", "one"]) == 0
     one_report, two_report = (json.loads((tmp_path / out / "report.json").read_text()) for out in ("one", "two"))
     assert two_report["training"]["loss_curve"] == pytest.approx(one_report["training"]["loss_curve"], rel=1e-5)
+    assert two_report["training"]["processes"] == {"count": 2, "backend": "gloo", "pairs_per_process": 8}
+    assert "in 2 processes (gloo, 8 pairs each)" in two.stdout
     np.testing.assert_allclose(np.load(tmp_path / "two" / "embeddings.npy"),
                                np.load(tmp_path / "one" / "embeddings.npy"), rtol=1e-5, atol=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "tiny-model", "toy.csv", "two"]  # no leftovers

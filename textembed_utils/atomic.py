@@ -32,11 +32,21 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
             pass
     except OSError as exc:
         raise TextembedError(
-            f"Cannot write into the folder {folder} ({exc.strerror or exc}).",
+            f"Cannot write into the folder {folder}: {_blocked_by(folder)} ({exc.strerror or exc}).",
             "choose an output folder you can write to (e.g. under your home folder) "
             "or fix its permissions.",
         ) from exc
     return folder
+
+
+def _blocked_by(folder: Path) -> str:
+    """What stops ``folder`` being written: the nearest existing path at or above it, and why."""
+    existing = next(path for path in (folder, *folder.absolute().parents) if path.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if existing == folder:
+        return f"{folder} does not accept new files"
+    return f"{existing} does not accept new folders"
 
 
 @contextlib.contextmanager

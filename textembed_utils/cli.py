@@ -8,7 +8,9 @@ CORPUS is a .txt (one text per line), .csv, .jsonl or .parquet file, or the
 name of a corpus the package knows (``wiki`` is the embedded Wikipedia corpus;
 named corpora bring their own labels). Every problem the user can fix is
 reported as "problem + how to fix" on stderr with exit code 2; Ctrl-C exits
-with 130 and says how to resume.
+with 130 and says how to resume. Before any work each command checks the
+device and every path it writes: none may touch the corpus or the model folder
+(``output_paths``); the options the commands share are defined once here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import TextembedError
-from .ranges import ranged_type
+from .ranges import DEVICES, device_type, ranged_type
 from .training.config import DEFAULT_CHECKPOINT_EVERY
 from .training.precision import PRECISIONS
 
@@ -34,11 +36,47 @@ def _echo(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# --- argument types ----------------------------------------------------------------------------
+# --- options shared by the commands --------------------------------------------------------------
 
+# Each is defined once here, for every command that takes it; a command may give it another default.
 # Every numeric option parses and range-checks through ``ranged_type``: its range is written once
-# (TrainConfig's field metadata or ranges.OTHER_RANGES), so the CLI, the API and the notebooks agree.
-_EVAL_SIZE = ranged_type("eval_size", {"all": None})  # 'all': every labelled text
+# (TrainConfig's field metadata or ranges.OTHER_RANGES), so the CLI, the API and the notebooks agree;
+# --device through ``device_type``, as TrainConfig and the notebooks check it (ranges.is_device).
+# --max-length depends on the model too: the loaded encoder refuses a length beyond its positions.
+SHARED_OPTIONS: dict[str, dict] = {
+    "--device": dict(type=device_type, default="auto", help=DEVICES),
+    "--precision": dict(choices=PRECISIONS, default="auto",
+                        help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32"),
+    "--threads": dict(type=ranged_type("threads"), default=None, help="CPU threads for torch"),
+    "--max-length": dict(type=ranged_type("max_length"), default=128,
+                         help="tokens per text, at most the model's positions (512 for MiniLM)"),
+    "--encode-batch-size": dict(type=ranged_type("encode_batch_size"), default=64,
+                                help="texts per batch when embedding"),
+    "--eval-size": dict(type=ranged_type("eval_size", {"all": None}), default=DEFAULT_EVAL_SIZE,
+                        help="labelled texts the accuracy is measured on, or 'all'"),
+    "--quiet": dict(action="store_true", help="no progress bars"),
+}
+
+
+def _shared(parser: argparse.ArgumentParser, option: str, **change: object) -> None:
+    """Add the shared ``option`` to ``parser``; ``change`` may give it another ``default`` and ``shown`` default."""
+    spec = {**SHARED_OPTIONS[option], **change}
+    shown = spec.pop("shown", spec["default"] if spec.get("action") != "store_true" else None)
+    if shown is not None:
+        spec["help"] = f"{spec['help']} (default: {shown})"
+    parser.add_argument(option, **spec)
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command takes: where and how fast to run, and what to show."""
+    for option in ("--device", "--threads", "--encode-batch-size", "--quiet"):
+        _shared(parser, option)
+
+
+def _inference_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that only encode: the model's own length, fp32 unless asked."""
+    _shared(parser, "--max-length", default=None, shown="the model folder's, else 128")
+    _shared(parser, "--precision", default="fp32", shown="fp32, as sentence-transformers")
 
 
 # --- the parser ----------------------------------------------------------------------------------
@@ -50,14 +88,6 @@ def _corpus_options(parser: argparse.ArgumentParser, label_required: bool = Fals
     parser.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     parser.add_argument("--label-column", default=None, required=label_required,
                         help="column holding class labels (files only; named corpora bring their own)")
-
-
-def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
-    parser.add_argument("--encode-batch-size", type=ranged_type("encode_batch_size"), default=64,
-                        help="texts per batch when embedding (default: 64)")
-    parser.add_argument("--threads", type=ranged_type("threads"), default=None, help="CPU threads for torch")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,14 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--temperature", type=ranged_type("temperature"), default=0.05,
                     help="InfoNCE temperature (paper: 0.05)")
     ft.add_argument("--symmetric", action="store_true", help="symmetric InfoNCE (both directions)")
-    ft.add_argument("--max-length", type=ranged_type("max_length"), default=128, help="tokens per text (default: 128)")
+    _shared(ft, "--max-length")
     ft.add_argument("--freeze-layers", type=ranged_type("freeze_layers"), default=None,
                     help="freeze the embeddings and the first K transformer layers")
     ft.add_argument("--seed", type=ranged_type("seed"), default=42, help="random seed (default: 42)")
-    ft.add_argument("--precision", choices=PRECISIONS, default="auto",
-                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32 (default: auto)")
-    ft.add_argument("--eval-size", type=_EVAL_SIZE, default=DEFAULT_EVAL_SIZE,
-                    help=f"labelled texts for the before/after kNN accuracy, or 'all' (default: {DEFAULT_EVAL_SIZE})")
+    _shared(ft, "--precision")
+    _shared(ft, "--eval-size")
     ft.add_argument("--drop-rare-classes", action="store_true",
                     help="leave out classes too small for the split and k neighbours instead of refusing")
     ft.add_argument("--no-eval", dest="evaluate", action="store_false",
@@ -123,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"steps between checkpoints; a rerun resumes (default: {DEFAULT_CHECKPOINT_EVERY})")
     ft.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE map")
     ft.add_argument("--overwrite", action="store_true", help="replace an existing non-empty DIR")
-    _model_options(ft)
+    _run_options(ft)
     ft.set_defaults(handler=run_finetune)
 
     em = commands.add_parser("embed", help="embed a corpus with a model into a .npy file",
@@ -131,10 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("model", metavar="MODEL", help="a model folder (e.g. from finetune), the embedded name, or a hub id")
     _corpus_options(em)
     em.add_argument("--out", required=True, type=Path, metavar="FILE.npy", help="output .npy file")
-    em.add_argument("--max-length", type=ranged_type("max_length"), default=None,
-                    help="tokens per text (default: the model folder's, else 128)")
+    _inference_options(em)
     em.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
-    _model_options(em)
+    _run_options(em)
     em.set_defaults(handler=run_embed)
 
     ev = commands.add_parser("evaluate", help="kNN and linear-probe accuracy of a model on a labelled corpus",
@@ -142,15 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
                                          "on a stratified 90/10 split with seed 42, as in the book's chapters.")
     ev.add_argument("model", metavar="MODEL", help="a model folder, the embedded name, or a hub id")
     _corpus_options(ev)
-    ev.add_argument("--max-length", type=ranged_type("max_length"), default=None,
-                    help="tokens per text (default: the model folder's, else 128)")
-    ev.add_argument("--eval-size", type=_EVAL_SIZE, default=DEFAULT_EVAL_SIZE,
-                    help=f"labelled texts to evaluate on, or 'all' (default: {DEFAULT_EVAL_SIZE})")
+    _inference_options(ev)
+    _shared(ev, "--eval-size")
     ev.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                     help="print the scores as JSON (or write them to FILE)")
     ev.add_argument("--drop-rare-classes", action="store_true",
                     help="leave out classes too small for the split and k neighbours instead of refusing")
-    _model_options(ev)
+    _run_options(ev)
     ev.set_defaults(handler=run_evaluate)
     return parser
 
@@ -170,6 +195,25 @@ def read_corpus(args: argparse.Namespace):
     return load_corpus(args.corpus, text_column=args.text_column, label_column=args.label_column)
 
 
+def _inputs(args: argparse.Namespace) -> dict[str, Path]:
+    """The corpus file and the model folder the command reads, where they are local: no output may touch them."""
+    from .corpora import LOADERS
+    from .output_paths import command_inputs
+
+    return command_inputs(None if args.corpus in LOADERS else args.corpus, args.model)
+
+
+def _before_work(args: argparse.Namespace) -> dict[str, Path]:
+    """The checks every command runs before reading or loading anything: the device; return the inputs.
+
+    Finding the inputs also checks a local model folder's files (``check_model_folder``).
+    """
+    from .training import resolve_device
+
+    resolve_device(args.device)  # cuda without a visible GPU is refused here, not after the corpus is read
+    return _inputs(args)
+
+
 def _apply_threads(args: argparse.Namespace) -> None:
     if args.threads:
         import torch
@@ -184,9 +228,12 @@ def _model_max_length(model: str, requested: int | None) -> int:
     from .models.loading import resolve_model_source
 
     config = Path(resolve_model_source(model)) / "sentence_bert_config.json"
-    if config.is_file():
-        return int(json.loads(config.read_text()).get("max_seq_length") or 128)
-    return 128
+    saved = json.loads(config.read_text()).get("max_seq_length") if config.is_file() else None
+    if saved is not None and (not isinstance(saved, int) or isinstance(saved, bool) or saved < 1):
+        from .models.folder_check import damaged_file
+
+        raise damaged_file(config, f"its max_seq_length is {saved!r}, not a positive whole number")
+    return saved or 128
 
 
 def _load_for_inference(args: argparse.Namespace):
@@ -202,7 +249,7 @@ def _load_for_inference(args: argparse.Namespace):
 
 
 def run_finetune(args: argparse.Namespace) -> int:
-    from .finetune import FinetuneRequest, finetune
+    from .finetune import FinetuneRequest, check_outputs, finetune
     from .report import finetune_summary
     from .training import TrainConfig
     from .training.distributed import join_process_group
@@ -216,6 +263,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         freeze_layers=args.freeze_layers, seed=args.seed, device=args.device, precision=args.precision,
         checkpoint_every=args.checkpoint_every,
     )
+    check_outputs(args.out, args.overwrite, _before_work(args))
     began = time.perf_counter()
     corpus = read_corpus(args)
     request = FinetuneRequest(
@@ -234,18 +282,19 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 def run_embed(args: argparse.Namespace) -> int:
     """Embed the corpus slice by slice straight into the .npy file: memory stays bounded whatever its size."""
-    from .atomic import ensure_writable_dir
     from .evaluation.encode_file import encode_to_npy
+    from .output_paths import check_output_file
     from .training.distributed import join_process_group
 
     if args.out.suffix != ".npy":
         raise TextembedError(f"--out {args.out} does not end in .npy.", "name the output file FILE.npy.")
-    ensure_writable_dir(args.out.parent)
+    check_output_file(args.out, "--out", _before_work(args))
     corpus = read_corpus(args)
     here = join_process_group()  # under torchrun each rank encodes its share; rank 0 writes the file
     encoder = _load_for_inference(args)
     rows, dims = encode_to_npy(encoder, corpus.texts, args.out, batch_size=args.encode_batch_size,
-                               normalize=args.normalize, progress=not args.quiet, distributed=True)
+                               normalize=args.normalize, progress=not args.quiet, distributed=True,
+                               precision=args.precision)
     if here.is_main:
         print(f"Wrote {args.out}: {rows:,} × {dims} embeddings of '{corpus.name}' by {args.model}.")
     return 0
@@ -257,8 +306,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.labels import check_measurable
     from .evaluation.scoring import eval_sample, score
     from .finetune import EVAL
+    from .output_paths import check_output_file
     from .report import scores_summary
 
+    inputs = _before_work(args)
+    if args.json not in (None, "-"):
+        check_output_file(Path(args.json), "--json", inputs)
     corpus = read_corpus(args)
     if not corpus.has_labels:
         corpus.labelled()  # raises the "no labels" error, with its fix
@@ -273,7 +326,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     labels = [corpus.labels[i] for i in idx]
     encoder = _load_for_inference(args)
     vectors = encode_in_slices(encoder, [corpus.texts[i] for i in idx], batch_size=args.encode_batch_size,
-                               progress=not args.quiet)
+                               progress=not args.quiet, precision=args.precision)
     scores = score(vectors, labels, EVAL)
     if args.json is None:
         print(scores_summary(scores, args.model, corpus.name, len(idx)))
@@ -297,7 +350,9 @@ def _interrupt_message(args: argparse.Namespace) -> str:
     """What was kept and how to go on after Ctrl-C."""
     if args.command != "finetune":
         return "Interrupted; nothing was written."
-    checkpoints = args.out.parent / f".{args.out.name}.ckpt"
+    from .finetune import checkpoint_root
+
+    checkpoints = checkpoint_root(args.out)
     go_on = (f"the last checkpoint is kept in {checkpoints}; run the same command again to resume from it"
              if any(checkpoints.glob("*/checkpoint.pt")) else
              f"no checkpoint yet (one is written every {args.checkpoint_every} steps); "

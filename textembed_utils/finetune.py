@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import __version__
-from .atomic import atomic_path, ensure_writable_dir
+from .atomic import atomic_path
 from .augment import PairSampler
 from .corpora import Corpus
 from .errors import TextembedError
@@ -35,6 +35,7 @@ from .evaluation.scoring import EvalSpec, Scores, eval_sample, score
 from .evaluation.tsne import tsne_sample
 from .experiments import Run, fit, run_config, run_fingerprint
 from .models.pooling import ST_POOLING_MODES
+from .output_paths import Inputs, check_output_folder, command_inputs
 from .training import TrainConfig, resolve_device
 from .training.distributed import join_process_group, rank_device
 
@@ -61,26 +62,24 @@ def _stderr(message: str) -> None:
 # --- the output folder ----------------------------------------------------------------------
 
 
-def check_output_folder(out: Path, overwrite: bool) -> None:
-    """Refuse an ``out`` that is a file, holds a previous run (without ``overwrite``), or is not writable.
+def check_outputs(out: Path, overwrite: bool, inputs: Inputs) -> None:
+    """Refuse, before any work, an ``out`` or checkpoint folder that touches an ``inputs`` path or cannot be written.
 
-    Run before any expensive work, so a bad ``--out`` fails in a second, not after training.
+    ``out`` must also not hold a previous run (unless ``overwrite``); the checkpoint
+    folder may: a rerun resumes from it.
     """
-    if out.exists() and not out.is_dir():
-        raise TextembedError(f"--out {out} is a file, not a folder.", "choose a folder name for --out.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise TextembedError(
-            f"The output folder {out} already exists and is not empty.",
-            "choose a new folder for --out, or pass --overwrite to replace it.",
-        )
-    ensure_writable_dir(out.parent)
-    if out.is_dir():
-        ensure_writable_dir(out)
+    check_output_folder(out, "--out", inputs, overwrite=overwrite)
+    check_output_folder(checkpoint_root(out), "--out's checkpoint folder", inputs, keep_contents=True)
+
+
+def checkpoint_root(out: Path) -> Path:
+    """The hidden folder beside ``out`` that keeps the checkpoints of interrupted runs of ``out``."""
+    return out.parent / f".{out.name}.ckpt"
 
 
 def checkpoint_folder(out: Path, key: str) -> Path:
     """Where an interrupted run of ``out`` keeps its checkpoint: beside ``out``, per run ``key``."""
-    return out.parent / f".{out.name}.ckpt" / key
+    return checkpoint_root(out) / key
 
 
 # --- the pipeline ---------------------------------------------------------------------------
@@ -155,7 +154,7 @@ def corpus_statistics(corpus: Corpus, sampler: PairSampler) -> dict:
 
 def _prepare(request: FinetuneRequest, echo: Echo) -> tuple[PairSampler, np.ndarray]:
     """Every check that can fail fast, before a model is loaded: output, pairs, labels."""
-    check_output_folder(request.out, request.overwrite)
+    check_outputs(request.out, request.overwrite, command_inputs(request.corpus.source, request.model))
     if request.pooling not in (None, *ST_POOLING_MODES):
         raise TextembedError(
             f"--pooling {request.pooling} cannot be saved as a SentenceTransformer folder.",
@@ -311,6 +310,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
                 "batches_per_epoch": result.batches_per_epoch,
                 "epochs": round(result.total_steps / result.batches_per_epoch, 3),
                 "device": result.device,
+                "processes": here.record(config.batch_size),
                 "precision": result.precision,
                 "resumed_from_step": result.resumed_from,
                 "seconds_per_step": round(result.seconds_per_step, 4),

@@ -1,4 +1,4 @@
-"""Allowed ranges of numeric settings, written once and enforced identically everywhere.
+"""Allowed values of settings, written once and enforced identically everywhere: numeric ranges and devices.
 
 A ``Range`` is an interval. Each numeric ``TrainConfig`` field carries its range
 in its dataclass metadata (``training/config.py``); the few numeric settings that
@@ -10,6 +10,9 @@ all check a value against that one ``Range``, with the same wording.
 
 Zero is outside every range where it means nothing (a batch of zero texts, zero
 steps, zero sentences per crop, zero threads, ...).
+
+The device a run asks for is checked the same way everywhere too: ``is_device``
+for ``TrainConfig`` and the notebooks, ``device_type`` for the command line.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+import re
 from dataclasses import dataclass
 
 from .errors import TextembedError
@@ -107,6 +111,23 @@ def outside_range(value: object, allowed: Range) -> str:
 def out_of_range(name: str, value: object, allowed: Range) -> str:
     """``batch_size=1 is out of range: expected ≥ 2 (...)``: the setting, its value and ``outside_range``."""
     return f"{name}={value!r} {outside_range(value, allowed)}"
+
+
+DEVICES = "auto (CUDA when available), cpu, cuda, cuda:N (the GPU numbered N) or mps"
+
+
+def is_device(value: object) -> bool:
+    """True for a device a run can ask for: one of ``DEVICES``."""
+    if not isinstance(value, str):
+        return False
+    return value in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", value) is not None
+
+
+def device_type(text: str) -> str:
+    """An argparse ``type`` for ``--device``: one of ``DEVICES`` (``gpu`` is refused here, not deep in torch)."""
+    if not is_device(text):
+        raise argparse.ArgumentTypeError(str(TextembedError(f"'{text}' is not a device.", f"pass --device {DEVICES}.")))
+    return text
 
 
 def ranged_type(name: str, alternatives: dict[str, object] | None = None):

@@ -14,6 +14,14 @@ def _seconds(value: float) -> str:
     return f"{value / 60:.1f} min" if value >= 120 else f"{value:.1f} s"
 
 
+def _processes(training: dict) -> str:
+    """`` in 2 processes (gloo)`` for a run under torchrun; nothing for one process (or an older report)."""
+    processes = training.get("processes") or {"count": 1}
+    if processes["count"] == 1:
+        return ""
+    return f" in {processes['count']} processes ({processes['backend']}, {processes['pairs_per_process']} pairs each)"
+
+
 def finetune_summary(report: dict, out: Path) -> str:
     """The outcome of ``textembed finetune`` in a few lines: data, training, accuracy, files, times."""
     corpus, model, training = report["corpus"], report["model"], report["training"]
@@ -21,7 +29,7 @@ def finetune_summary(report: dict, out: Path) -> str:
     lines = [
         f"Fine-tuned {model['base']} ({model['init']}) on '{corpus['name']}' with {config['augmentation']}: "
         f"{training['total_steps']} steps of {config['batch_size']} ({training['epochs']:g} epochs) "
-        f"on {training['device']}, {training['seconds_per_step']:.2f} s/step.",
+        f"on {training['device']}{_processes(training)}, {training['seconds_per_step']:.2f} s/step.",
         f"Corpus: {corpus['texts']:,} texts ({corpus['dropped_empty']:,} empty dropped); "
         f"{corpus['usable_for_training']:,} usable for training, "
         f"{corpus['dropped_for_training']:,} not ({corpus['dropped_for_training_reason'].split(';')[0]}).",

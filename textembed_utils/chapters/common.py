@@ -13,6 +13,7 @@ from typing import Any
 from ..experiments import notebook_settings
 from ..params import Param
 from ..profiles import profile_names
+from ..ranges import DEVICES, is_device
 from ..training.precision import PRECISIONS
 
 PROFILE = {"profile": Param(str, choices=tuple(profile_names()))}
@@ -21,7 +22,7 @@ PROFILE = {"profile": Param(str, choices=tuple(profile_names()))}
 # that only evaluate take these too, since the trained models they load depend on them.
 PROFILE_WIDE = {
     "seed": Param(int, optional=True),
-    "device": Param(str, optional=True, choices=("auto", "cpu", "cuda", "mps")),
+    "device": Param(str, optional=True, check=is_device, expected=DEVICES),
     "precision": Param(str, optional=True, choices=PRECISIONS),
 }
 

@@ -12,15 +12,25 @@ A label must be a scalar: a string, an integer, a boolean, or a float that is
 really an integer (``3.0``, which pandas makes of an integer column with gaps);
 each is converted to its text (``"3"``). A CSV or TXT file holds only text, so
 there every cell is already a string.
+
+Each format is read by its own rules: JSON Lines split on ``\\n`` alone (a raw
+U+2028, U+2029 or U+0085 inside a string is text, although Python's
+``str.splitlines`` breaks lines there), and a line that repeats a key is refused;
+a .txt file splits on ``\\n``, ``\\r\\n`` and ``\\r``. A table whose header repeats
+a column name, or leaves one empty, is refused rather than read with renamed
+columns (pandas would train on the first ``text`` and call the second ``text.1``).
 """
 
 from __future__ import annotations
 
+import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..errors import TextembedError
 from .base import Corpus
@@ -44,19 +54,39 @@ def _decode(path: Path) -> str:
         ) from exc
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object that names one key twice (the key in ``args[0]``)."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's pairs as a dict; a repeated key raises ``_RepeatedKey`` (``json`` keeps the last silently)."""
+    row = dict(pairs)
+    if len(row) < len(pairs):
+        raise _RepeatedKey(next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1))
+    return row
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    """One JSON object per line, indexed by line number; blank lines skipped; a broken line is named."""
+    """One JSON object per line, indexed by line number; blank lines skipped; a broken line is named.
+
+    Lines end at ``\\n`` only, as the format says (``\\r\\n`` works too: ``\\r`` is JSON whitespace).
+    """
     rows, numbers = [], []
-    for number, line in enumerate(_decode(path).splitlines(), start=1):
+    for number, line in enumerate(_decode(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise TextembedError(
                 f"{path} line {number} is not valid JSON ({exc.msg}).",
                 "write one JSON object per line, e.g. {\"text\": \"...\", \"label\": \"...\"}.",
             ) from exc
+        except _RepeatedKey as repeated:
+            raise TextembedError(
+                f"{path} line {number} names the key '{repeated.args[0]}' twice, so which value it means is unclear.",
+                "give each key once per line.",
+            ) from None
         if not isinstance(row, dict):
             raise TextembedError(
                 f"{path} line {number} holds a JSON {type(row).__name__}, not an object.",
@@ -86,12 +116,37 @@ def _read_lines(path: Path) -> list[str | None]:
         raise
 
 
+def _check_header(names: list[str], path: Path) -> None:
+    """Refuse a header that repeats a column name or leaves one empty (but the first: pandas' unnamed index)."""
+    counts = Counter(name.strip() for name in names)
+    repeated = [name for name, count in counts.items() if count > 1 and name]
+    if repeated:
+        raise TextembedError(
+            f"{path} has more than one column named {', '.join(map(repr, repeated))}, so which one is meant is "
+            "unclear.",
+            "give each column of the header its own name.",
+        )
+    empty = [number for number, name in enumerate(names, start=1) if not name.strip() and number > 1]
+    if empty:
+        raise TextembedError(
+            f"{path} has a column without a name in its header (column {', '.join(map(str, empty))}).",
+            "give each column of the header a name (or remove the empty column).",
+        )
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a .csv file's first record, as pandas reads them (quotes and all)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     """A .csv, .jsonl or .parquet file as a table (missing cells as NA) indexed by line or row number."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return _read_jsonl(path)
     try:
+        _check_header(_csv_header(path) if suffix == ".csv" else pq.read_schema(path).names, path)
         if suffix == ".csv":
             # Read from the file (not a decoded copy in memory); only empty cells are missing:
             # a text or label "NA" or "null" stays as written.
@@ -104,7 +159,9 @@ def _read_table(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError:
         _decode(path)  # raises the error naming the byte and line
         raise
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
+    except TextembedError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, OSError, ValueError) as exc:
         raise TextembedError(
             f"Could not read {path} as {suffix[1:]} ({exc}).",
             f"check that the file is a valid {suffix[1:]} file (e.g. open it with pandas).",
@@ -207,6 +264,16 @@ def load_user_file(
     ``max_chars``; very long texts load as they are (the tokenizer truncates).
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise TextembedError(
+            f"The corpus {path} is a folder; a corpus is one file.",
+            f"pass one {'/'.join(SUPPORTED)} file of the folder (or join its files into one).",
+        )
+    if path.exists() and not path.is_file():
+        raise TextembedError(
+            f"The corpus {path} is not a regular file (a device, a pipe or a socket).",
+            f"save the corpus as a {'/'.join(SUPPORTED)} file and pass that file.",
+        )
     if not path.is_file():
         raise TextembedError(
             f"The corpus file {path} does not exist.",

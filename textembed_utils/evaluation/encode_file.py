@@ -34,13 +34,17 @@ SLICE_TEXTS = 16_384
 
 def encode_slices(
     encoder: TextEncoder, texts: Sequence[str], *, batch_size: int = 64, normalize: bool = False,
-    progress: bool = True, slice_texts: int = SLICE_TEXTS, distributed: bool = False,
+    progress: bool = True, slice_texts: int = SLICE_TEXTS, distributed: bool = False, precision: str = "fp32",
 ) -> Iterator[np.ndarray]:
-    """The float32 embeddings of ``texts`` in order, one slice of at most ``slice_texts`` rows at a time."""
+    """The float32 embeddings of ``texts`` in order, one slice of at most ``slice_texts`` rows at a time.
+
+    ``precision`` is ``encode``'s: the arithmetic of the forward passes, the result is float32 either way.
+    """
     slices = range(0, len(texts), slice_texts)
     for number, start in enumerate(slices, start=1):
         vectors = encode(encoder, texts[start : start + slice_texts], batch_size=batch_size, normalize=normalize,
-                         progress=progress, desc=f"Encoding {number}/{len(slices)}", distributed=distributed)
+                         progress=progress, desc=f"Encoding {number}/{len(slices)}", distributed=distributed,
+                         precision=precision)
         yield np.ascontiguousarray(vectors, dtype=np.float32)
 
 

@@ -49,9 +49,9 @@ class TextEncoder(nn.Module):
         self.tokenizer = tokenizer
         self.backbone = backbone
         self.pooling = check_pooling(pooling)
-        self.max_length = max_length
         self.kind = kind
         self.name = name
+        self.max_length = self.checked_length(max_length)
         self._truncating: dict[int, Tokenizer] = {}  # the encoding paths' truncating copies, per max_length
 
     # --- sizes -------------------------------------------------------------
@@ -67,6 +67,29 @@ class TextEncoder(nn.Module):
         return 0 if self.kind == "bare" else self.backbone.config.num_hidden_layers
 
     @property
+    def position_limit(self) -> int | None:
+        """The most tokens the backbone has positions for; None when unbounded (the bare model).
+
+        RoBERTa-style embeddings (with a ``padding_idx``) start counting positions
+        after the padding index, so a text has ``padding_idx + 1`` fewer tokens.
+        """
+        positions = None if self.kind == "bare" else getattr(self.backbone.config, "max_position_embeddings", None)
+        if positions is None:
+            return None
+        padding_idx = getattr(getattr(self.backbone, "embeddings", None), "padding_idx", None)
+        return positions - (padding_idx + 1 if padding_idx is not None else 0)
+
+    def checked_length(self, max_length: int) -> int:
+        """``max_length``, refused when beyond ``position_limit`` (where torch would fail mid-run on long texts)."""
+        limit = self.position_limit
+        if limit is not None and max_length > limit:
+            raise TextembedError(
+                f"max_length={max_length} is beyond the {limit} token positions of the model {self.name}.",
+                f"use a max_length (--max-length) of at most {limit}.",
+            )
+        return max_length
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
@@ -80,7 +103,7 @@ class TextEncoder(nn.Module):
             list(texts),
             padding=True,
             truncation=True,
-            max_length=max_length or self.max_length,
+            max_length=self.checked_length(max_length or self.max_length),
             add_special_tokens=self.kind == "transformer",
             return_tensors="pt",
             return_special_tokens_mask=True,
@@ -89,7 +112,8 @@ class TextEncoder(nn.Module):
 
     def _truncating_tokenizer(self, max_length: int) -> Tokenizer:
         if max_length not in self._truncating:  # a copy costs ~0.1 s: made once per length, not per call
-            self._truncating[max_length] = truncating_tokenizer(self.tokenizer.backend_tokenizer, max_length)
+            backend = self.tokenizer.backend_tokenizer
+            self._truncating[max_length] = truncating_tokenizer(backend, self.checked_length(max_length))
         return self._truncating[max_length]
 
     def token_ids(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:

@@ -11,9 +11,11 @@ refuses anything else (a crafted pickle is refused, never executed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -25,6 +27,7 @@ from ..paths import cache_dir
 from .bare import BareEmbedding
 from .distill import DEFAULT_PCA_DIMS, DistillSettings, load_distilled, vocabulary_weights
 from .encoder import TextEncoder, bare_encoder
+from .folder_check import check_model_folder, damaged_file, tokenizer_file, uses_pickle_weights, weights_file
 
 EMBEDDED_MODEL = "all-MiniLM-L6-v2"
 EMBEDDED_ALIASES = (EMBEDDED_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "embedded")
@@ -54,49 +57,6 @@ def mpnet_reference_path() -> Path:
     return cache_dir() / "models" / MPNET_REFERENCE
 
 
-SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
-PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-def _custom_code(folder: Path) -> list[str]:
-    """What in ``folder`` would need the folder's own code to load: auto_map entries, custom modules."""
-    found = []
-    for name in ("config.json", "tokenizer_config.json"):
-        path = folder / name
-        try:
-            auto_map = json.loads(path.read_text()).get("auto_map") if path.is_file() else None
-        except (ValueError, AttributeError):
-            auto_map = None  # not a JSON object: transformers reports it when it reads the file
-        if auto_map:
-            found.append(f"{name} maps {', '.join(sorted(auto_map))} to code in the folder (auto_map)")
-    modules = folder / "modules.json"
-    try:
-        entries = json.loads(modules.read_text()) if modules.is_file() else []
-    except ValueError:
-        entries = []
-    found += [f"modules.json names the custom module {entry.get('type')!r}" for entry in entries
-              if isinstance(entry, dict) and not str(entry.get("type", "")).startswith("sentence_transformers.")]
-    return found
-
-
-def check_model_folder(folder: Path) -> None:
-    """Refuse a local model folder that would run its own code when loaded (see the module's Security note)."""
-    custom = _custom_code(folder)
-    if custom:
-        raise TextembedError(
-            f"The model folder {folder} holds custom code: {'; '.join(custom)}. textembed never runs code "
-            "from a model folder (no trust_remote_code, no custom modules).",
-            "use a model of an architecture transformers knows (saved with save_pretrained or "
-            "SentenceTransformer.save), or remove the auto_map entry / custom module if the standard "
-            "class is what you mean.",
-        )
-
-
-def uses_pickle_weights(folder: Path) -> bool:
-    """True when ``folder`` has pickle weights and no safetensors: they load through ``weights_only``."""
-    return not any((folder / n).exists() for n in SAFE_WEIGHTS) and any((folder / n).exists() for n in PICKLE_WEIGHTS)
-
-
 def resolve_model_source(model: str) -> str:
     """Map a user-facing model name to a local folder or a hub id."""
     if model in EMBEDDED_ALIASES:
@@ -124,6 +84,14 @@ def resolve_model_source(model: str) -> str:
     return model
 
 
+def local_model_folder(model: str) -> Path | None:
+    """The local folder ``model`` loads from (the embedded model's too), or None for a hub id or the bare model."""
+    if model == BARE_MODEL:
+        return None
+    source = Path(resolve_model_source(model))
+    return source if source.is_dir() else None
+
+
 def _st_pooling(folder: Path) -> str | None:
     """The pooling a SentenceTransformer folder was saved with, in our vocabulary."""
     cfg_path = folder / "1_Pooling" / "config.json"
@@ -142,19 +110,21 @@ def _load_static_embedding(folder: Path, max_length: int) -> TextEncoder | None:
     modules_path = folder / "modules.json"
     if not modules_path.exists():
         return None
-    modules = json.loads(modules_path.read_text())
-    first = modules[0]
-    if "StaticEmbedding" not in first.get("type", ""):
+    modules = json.loads(modules_path.read_text())  # a JSON list: check_model_folder has read it
+    first = modules[0] if modules and isinstance(modules[0], dict) else {}
+    if "StaticEmbedding" not in str(first.get("type", "")):
         return None
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
-    sub = folder / first.get("path", "")
+    sub = folder / str(first.get("path", ""))
     if not (sub / "model.safetensors").is_file():
         raise TextembedError(f"The static model {folder} has no model.safetensors.",
                              "save it in safetensors format (pickle weights are not loaded).")
     # sentence-transformers reads its own layout and model2vec's ("embeddings", optional mapping and weights).
-    weights = StaticEmbedding.load(str(sub)).embedding.weight.detach().float()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(sub / "tokenizer.json"))
+    with _reading(str(folder), sub / "model.safetensors"):
+        weights = StaticEmbedding.load(str(sub)).embedding.weight.detach().float()
+    with _reading(str(folder), sub / "tokenizer.json"):
+        tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(sub / "tokenizer.json"))
     vocab = tokenizer.get_vocab()
     # StaticEmbedding stores the bare tokenizer.json, which forgets the special-token roles.
     tokenizer.pad_token = next(t for t in ("[PAD]", "<pad>", "[UNK]", "<unk>") if t in vocab)
@@ -182,7 +152,24 @@ def model2vec_bare(
     return encoder.eval()
 
 
-def _wrap_load_error(model: str, exc: Exception) -> TextembedError:
+@contextlib.contextmanager
+def _reading(model: str, file: Path | None) -> Iterator[None]:
+    """Turn a failure of the block, which reads ``file`` of a local folder (None: from the hub), into a clear error.
+
+    Inside a local folder every failure is the folder's (a damaged file, a config
+    that does not fit its weights), whatever the library raised; from the hub only
+    the errors of fetching and parsing are, and others pass through (and a lack of memory always does).
+    """
+    expected = Exception if file is not None else (OSError, ValueError, pickle.UnpicklingError)
+    try:
+        yield
+    except (TextembedError, MemoryError):
+        raise
+    except expected as exc:
+        raise _wrap_load_error(model, exc, file) from exc
+
+
+def _wrap_load_error(model: str, exc: Exception, file: Path | None = None) -> TextembedError:
     if isinstance(exc, pickle.UnpicklingError):
         return TextembedError(
             f"The model '{model}' has pickle weights that hold more than tensors, so they were not loaded "
@@ -190,15 +177,18 @@ def _wrap_load_error(model: str, exc: Exception) -> TextembedError:
             "use a model saved as safetensors; if you trust the file's origin, convert it yourself "
             "(e.g. save_file(state_dict, 'model.safetensors') from safetensors.torch).",
         )
-    if Path(model).expanduser().is_dir():
+    cause = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+    if file is not None and file.is_file():
+        return damaged_file(file, cause)
+    if file is not None or Path(model).expanduser().is_dir():
         return TextembedError(
-            f"Could not load the model folder '{model}' ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
+            f"Could not load the model folder '{model}' ({cause}).",
             "check that it holds config.json, the tokenizer files and model.safetensors (or pytorch_model.bin), "
             "as save_pretrained() or SentenceTransformer.save() write them.",
         )
     return TextembedError(
         f"Could not load the model '{model}': it is not a local folder and could not be "
-        f"fetched from the Hugging Face hub ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
+        f"fetched from the Hugging Face hub ({cause}).",
         f"check the spelling; offline, use '{EMBEDDED_MODEL}' (embedded), '{BARE_MODEL}', or a "
         "local model folder; hub ids need internet (the paper profile).",
     )
@@ -206,11 +196,14 @@ def _wrap_load_error(model: str, exc: Exception) -> TextembedError:
 
 def load_tokenizer(model: str = EMBEDDED_MODEL):
     """The tokenizer of ``model`` (a fast tokenizer)."""
-    source = resolve_model_source(model)
-    try:
+    return _tokenizer(model, resolve_model_source(model))
+
+
+def _tokenizer(model: str, source: str):
+    """The fast tokenizer at ``source`` (a folder or a hub id) of ``model``; a failure names its file."""
+    folder = Path(source)
+    with _reading(model, tokenizer_file(folder) if folder.is_dir() else None):
         return AutoTokenizer.from_pretrained(source, use_fast=True, trust_remote_code=False)
-    except (OSError, ValueError) as exc:
-        raise _wrap_load_error(model, exc) from exc
 
 
 def load_encoder(
@@ -263,19 +256,19 @@ def load_encoder(
         static = _load_static_embedding(folder, max_length)
         if static is not None:
             return static
-    saved_pooling = _st_pooling(folder) if folder.is_dir() else None
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, trust_remote_code=False)
-        if init == "random":
-            config = AutoConfig.from_pretrained(source, trust_remote_code=False, **overrides)
-            backbone = AutoModel.from_config(config, attn_implementation="sdpa")
-        else:
+    local = folder.is_dir()
+    saved_pooling = _st_pooling(folder) if local else None
+    tokenizer = _tokenizer(model, source)
+    with _reading(model, folder / "config.json" if local else None):
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False, **overrides)
+    if init == "random":
+        backbone = AutoModel.from_config(config, attn_implementation="sdpa")
+    else:
+        with _reading(model, weights_file(folder) if local else None):
             backbone = AutoModel.from_pretrained(
-                source, use_safetensors=not (folder.is_dir() and uses_pickle_weights(folder)), weights_only=True,
-                trust_remote_code=False, attn_implementation="sdpa", **overrides
+                source, config=config, use_safetensors=not (local and uses_pickle_weights(folder)),
+                weights_only=True, trust_remote_code=False, attn_implementation="sdpa",
             )
-    except (OSError, ValueError, pickle.UnpicklingError) as exc:
-        raise _wrap_load_error(model, exc) from exc
     name = model if init == "pretrained" else f"{os.path.basename(model)} (random init)"
     return TextEncoder(
         tokenizer, backbone, pooling=pooling or saved_pooling or "mean",

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..augment import AUGMENTATIONS
 from ..errors import TextembedError
-from ..ranges import Range, out_of_range
+from ..ranges import DEVICES, Range, is_device, out_of_range
 from .precision import PRECISIONS
 
 # Steps between checkpoints of the runs the notebooks and the CLI start: often enough that an
@@ -66,8 +66,7 @@ class TrainConfig:
                 )
         choices = [
             (self.augmentation in AUGMENTATIONS, "augmentation", f"one of {', '.join(AUGMENTATIONS)}"),
-            (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
-             "device", "auto, cpu or cuda"),
+            (is_device(self.device), "device", DEVICES),
             (self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}"),
         ]
         for ok, name, expected in choices:

@@ -39,11 +39,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class World:
-    """Where this process stands: its ``rank`` among ``size`` processes, and its rank on its node."""
+    """Where this process stands: its ``rank`` among ``size`` processes, its rank on its node, the group's backend."""
 
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    backend: str | None = None  # "gloo" or "nccl" in a process group; None in a single process
 
     @property
     def is_main(self) -> bool:
@@ -54,12 +55,19 @@ class World:
     def distributed(self) -> bool:
         return self.size > 1
 
+    def record(self, batch_size: int) -> dict:
+        """How a run with the global ``batch_size`` was spread: processes, backend, pairs each one embeds per step.
+
+        What a report needs so that its reader can tell a 2-process run from a 1-process one.
+        """
+        return {"count": self.size, "backend": self.backend, "pairs_per_process": batch_size // self.size}
+
 
 def world() -> World:
     """The current process group's facts; ``World()`` (rank 0 of 1) when none is initialised."""
     if not (dist.is_available() and dist.is_initialized()):
         return World()
-    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)), dist.get_backend())
 
 
 def launched_by_torchrun() -> bool:
