@@ -101,14 +101,24 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
-    """The machine's matrix-product rate (GFLOP/s) in ``dtype`` at the current thread count: best of ``repeats``."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+def wait_for(device: torch.device) -> None:
+    """Block until ``device`` has done the work queued on it: a GPU runs asynchronously, a CPU does not."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32,
+                       device: torch.device = torch.device("cpu")) -> float:
+    """The ``device``'s matrix-product rate (GFLOP/s) in ``dtype`` (on a CPU at the current thread count): best of
+    ``repeats``. A GPU runs the product asynchronously, so each one is timed up to its synchronisation."""
+    a, b = (torch.randn(size, size, dtype=dtype, device=device) for _ in range(2))
     a @ b
     best = float("inf")
     for _ in range(repeats):
+        wait_for(device)
         began = time.perf_counter()
         a @ b
+        wait_for(device)
         best = min(best, time.perf_counter() - began)
     return 2 * size**3 / best / 1e9
 
@@ -191,8 +201,14 @@ def report(
     figures: dict[str, Any],
     settings: dict[str, Any],
     notes: list[str],
+    out: Path | None = None,
+    command: str | None = None,
 ) -> Path | None:
-    """Print the comparison table and write ``results/<benchmark>.json`` atomically (unless ``--no-write``)."""
+    """Print the comparison table and write ``results/<benchmark>.json`` atomically (unless ``--no-write``).
+
+    ``out`` writes the record elsewhere (a run on another machine, a test); ``command`` is how to rerun it,
+    when not the plain ``.venv/bin/python benchmarks/<benchmark>.py``.
+    """
     if comparisons:
         print_table(
             f"{benchmark}: {description}",
@@ -215,7 +231,7 @@ def report(
     record = {
         "benchmark": benchmark,
         "description": description,
-        "command": f".venv/bin/python benchmarks/{benchmark}.py",
+        "command": command or f".venv/bin/python benchmarks/{benchmark}.py",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": host,
@@ -225,6 +241,6 @@ def report(
         "figures": figures,
         "notes": notes,
     }
-    path = write_json(RESULTS_DIR / f"{benchmark}.json", record)
+    path = write_json(out or RESULTS_DIR / f"{benchmark}.json", record)
     print(f"wrote {path}")
     return path
