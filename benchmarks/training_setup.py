@@ -8,6 +8,8 @@ are computed the same way.
 
 from __future__ import annotations
 
+import math
+
 from textembed_utils.augment import PairSampler
 from textembed_utils.corpora import load_corpus
 from textembed_utils.models import TextEncoder
@@ -28,8 +30,12 @@ def wiki_texts() -> list[str]:
 
 
 def first_pairs(texts: list[str], n_sentences: int, batch_size: int, steps: int) -> list[tuple[str, str]]:
-    """The crop pairs ``train()`` sees in its first ``steps`` batches (epoch 0, seed 42)."""
-    pairs = PairSampler(texts, "crops", n_sentences, SEED).epoch(0)
+    """The crop pairs ``train()`` sees in its first ``steps`` batches (seed 42), into later epochs if need be."""
+    sampler = PairSampler(texts, "crops", n_sentences, SEED)
+    per_epoch = sampler.batches_per_epoch(batch_size)
+    pairs = []
+    for epoch in range(math.ceil(steps / per_epoch)):
+        pairs += sampler.epoch(epoch)[: per_epoch * batch_size]  # an epoch's last, partial batch is not trained on
     return pairs[: batch_size * steps]
 
 
