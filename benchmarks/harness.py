@@ -185,6 +185,21 @@ def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
 
 
+def print_summary(benchmark: str, description: str, comparisons: list[Comparison], host: dict[str, Any],
+                  threads: int, notes: list[str]) -> None:
+    """The comparison table, the machine and the notes, as a run ends."""
+    if comparisons:
+        print_table(
+            f"{benchmark}: {description}",
+            [(c.name, fmt(c.ours), fmt(c.baseline), c.unit, f"{c.ratio:.2f}x",
+              "-" if c.goal is None else f"{c.goal:g}x {'met' if c.met else 'NOT met'}") for c in comparisons],
+            ("comparison", "ours", "baseline", "unit", "ratio", "goal"),
+        )
+    print(f"machine: {host['cpu_kind']}; {threads} threads")
+    for note in notes:
+        print(f"note: {note}")
+
+
 def fmt(value: float) -> str:
     """Three significant figures, without scientific notation for everyday magnitudes."""
     if value != value:  # NaN
@@ -203,29 +218,23 @@ def report(
     notes: list[str],
     out: Path | None = None,
     command: str | None = None,
+    echo: bool = True,
 ) -> Path | None:
     """Print the comparison table and write ``results/<benchmark>.json`` atomically (unless ``--no-write``).
 
     ``out`` writes the record elsewhere (a run on another machine, a test); ``command`` is how to rerun it,
-    when not the plain ``.venv/bin/python benchmarks/<benchmark>.py``.
+    when not the plain ``.venv/bin/python benchmarks/<benchmark>.py``; ``echo=False`` writes without
+    printing (a record rewritten as a long run goes on need be printed only at its end).
     """
-    if comparisons:
-        print_table(
-            f"{benchmark}: {description}",
-            [(c.name, fmt(c.ours), fmt(c.baseline), c.unit, f"{c.ratio:.2f}x",
-              "-" if c.goal is None else f"{c.goal:g}x {'met' if c.met else 'NOT met'}") for c in comparisons],
-            ("comparison", "ours", "baseline", "unit", "ratio", "goal"),
-        )
     host = machine(args.threads)
-    print(f"machine: {host['cpu_kind']}; {args.threads} threads")
     load = host["load_average_1min_at_end"]
     # The benchmark's own threads keep the load near the core count; a full runnable thread more is someone else.
     if load is not None and load > (host["cores"] or 1) + 1:
         notes = [*notes, f"The machine was shared while this ran (1-minute load average {load:.1f} on "
                          f"{host['cores']} cores): absolute timings are inflated and noisy, and operations "
                          "that synchronise threads suffer most; interleaving keeps the ratios fairer."]
-    for note in notes:
-        print(f"note: {note}")
+    if echo:
+        print_summary(benchmark, description, comparisons, host, args.threads, notes)
     if args.no_write:
         return None
     record = {
@@ -242,5 +251,6 @@ def report(
         "notes": notes,
     }
     path = write_json(out or RESULTS_DIR / f"{benchmark}.json", record)
-    print(f"wrote {path}")
+    if echo:
+        print(f"wrote {path}")
     return path
