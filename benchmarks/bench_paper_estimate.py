@@ -21,7 +21,9 @@ abstracts are not available offline), assuming every abstract gives one pair.
 from __future__ import annotations
 
 from harness import fix_threads, parse_args, report
-from training_setup import first_pairs, gflops, non_embedding_params, real_tokens, train_config, wiki_texts
+from training_setup import (
+    first_pairs, gflops, non_embedding_params, paper_run_estimates, real_tokens, train_config, wiki_texts,
+)
 
 from textembed_utils.models import load_encoder
 from textembed_utils.training import train
@@ -29,12 +31,6 @@ from textembed_utils.training.precision import PRECISIONS
 
 BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
 N_SENTENCES, MAX_LENGTH = 2, 128
-CORPORA = {
-    # The paper's "100 batches of fine-tuning took only 1 min on a single GPU (RTX A6000)".
-    "paper_100_batches": {"texts": 100 * 64, "batch_size": 64},
-    "iclr_epoch": {"texts": 24_347, "batch_size": 64},
-    "arxiv_epoch": {"texts": 733_000, "batch_size": 32},
-}
 
 
 def main() -> None:
@@ -57,13 +53,10 @@ def main() -> None:
     seconds_per_token = result.train_seconds / tokens
     tokens_per_crop = tokens / (2 * len(pairs))
     params = non_embedding_params(encoder)
-    estimates = {}
-    for name, corpus in CORPORA.items():
-        epoch_tokens = corpus["texts"] * 2 * tokens_per_crop
-        estimates[name] = {**corpus, "steps": corpus["texts"] // corpus["batch_size"], "tokens": epoch_tokens,
-                           "hours": epoch_tokens * seconds_per_token / 3600}
-        print(f"{name}: {estimates[name]['steps']:,} steps, {epoch_tokens / 1e6:.1f}M tokens, "
-              f"≈ {estimates[name]['hours']:.1f} h on this CPU")
+    estimates = paper_run_estimates(seconds_per_token, tokens_per_crop)
+    for name, estimate in estimates.items():
+        print(f"{name}: {estimate['steps']:,} steps, {estimate['tokens'] / 1e6:.1f}M tokens, "
+              f"≈ {estimate['hours']:.1f} h on this CPU")
     report(
         "bench_paper_estimate", "paper-scale training time on this CPU, from the measured per-token cost", args,
         comparisons=[],

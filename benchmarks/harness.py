@@ -101,14 +101,24 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
-    """The machine's matrix-product rate (GFLOP/s) in ``dtype`` at the current thread count: best of ``repeats``."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+def wait_for(device: torch.device) -> None:
+    """Block until ``device`` has done the work queued on it: a GPU runs asynchronously, a CPU does not."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32,
+                       device: torch.device = torch.device("cpu")) -> float:
+    """The ``device``'s matrix-product rate (GFLOP/s) in ``dtype`` (on a CPU at the current thread count): best of
+    ``repeats``. A GPU runs the product asynchronously, so each one is timed up to its synchronisation."""
+    a, b = (torch.randn(size, size, dtype=dtype, device=device) for _ in range(2))
     a @ b
     best = float("inf")
     for _ in range(repeats):
+        wait_for(device)
         began = time.perf_counter()
         a @ b
+        wait_for(device)
         best = min(best, time.perf_counter() - began)
     return 2 * size**3 / best / 1e9
 
@@ -175,6 +185,21 @@ def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
 
 
+def print_summary(benchmark: str, description: str, comparisons: list[Comparison], host: dict[str, Any],
+                  threads: int, notes: list[str]) -> None:
+    """The comparison table, the machine and the notes, as a run ends."""
+    if comparisons:
+        print_table(
+            f"{benchmark}: {description}",
+            [(c.name, fmt(c.ours), fmt(c.baseline), c.unit, f"{c.ratio:.2f}x",
+              "-" if c.goal is None else f"{c.goal:g}x {'met' if c.met else 'NOT met'}") for c in comparisons],
+            ("comparison", "ours", "baseline", "unit", "ratio", "goal"),
+        )
+    print(f"machine: {host['cpu_kind']}; {threads} threads")
+    for note in notes:
+        print(f"note: {note}")
+
+
 def fmt(value: float) -> str:
     """Three significant figures, without scientific notation for everyday magnitudes."""
     if value != value:  # NaN
@@ -191,31 +216,31 @@ def report(
     figures: dict[str, Any],
     settings: dict[str, Any],
     notes: list[str],
+    out: Path | None = None,
+    command: str | None = None,
+    echo: bool = True,
 ) -> Path | None:
-    """Print the comparison table and write ``results/<benchmark>.json`` atomically (unless ``--no-write``)."""
-    if comparisons:
-        print_table(
-            f"{benchmark}: {description}",
-            [(c.name, fmt(c.ours), fmt(c.baseline), c.unit, f"{c.ratio:.2f}x",
-              "-" if c.goal is None else f"{c.goal:g}x {'met' if c.met else 'NOT met'}") for c in comparisons],
-            ("comparison", "ours", "baseline", "unit", "ratio", "goal"),
-        )
+    """Print the comparison table and write ``results/<benchmark>.json`` atomically (unless ``--no-write``).
+
+    ``out`` writes the record elsewhere (a run on another machine, a test); ``command`` is how to rerun it,
+    when not the plain ``.venv/bin/python benchmarks/<benchmark>.py``; ``echo=False`` writes without
+    printing (a record rewritten as a long run goes on need be printed only at its end).
+    """
     host = machine(args.threads)
-    print(f"machine: {host['cpu_kind']}; {args.threads} threads")
     load = host["load_average_1min_at_end"]
     # The benchmark's own threads keep the load near the core count; a full runnable thread more is someone else.
     if load is not None and load > (host["cores"] or 1) + 1:
         notes = [*notes, f"The machine was shared while this ran (1-minute load average {load:.1f} on "
                          f"{host['cores']} cores): absolute timings are inflated and noisy, and operations "
                          "that synchronise threads suffer most; interleaving keeps the ratios fairer."]
-    for note in notes:
-        print(f"note: {note}")
+    if echo:
+        print_summary(benchmark, description, comparisons, host, args.threads, notes)
     if args.no_write:
         return None
     record = {
         "benchmark": benchmark,
         "description": description,
-        "command": f".venv/bin/python benchmarks/{benchmark}.py",
+        "command": command or f".venv/bin/python benchmarks/{benchmark}.py",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": host,
@@ -225,6 +250,7 @@ def report(
         "figures": figures,
         "notes": notes,
     }
-    path = write_json(RESULTS_DIR / f"{benchmark}.json", record)
-    print(f"wrote {path}")
+    path = write_json(out or RESULTS_DIR / f"{benchmark}.json", record)
+    if echo:
+        print(f"wrote {path}")
     return path

@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +27,10 @@ TITLES = {
     "bench_paper_estimate": "Paper-scale training on this CPU",
     "bench_distributed": "Data parallelism: batch, negatives and learning rate",
     "bench_large_corpus": "Large corpora: memory and time",
+    "bench_gpu": "The GPU path",
 }
+ESTIMATE_LABELS = {"paper_100_batches": "the paper's 100 batches of 64", "iclr_epoch": "one ICLR epoch",
+                   "arxiv_epoch": "one arXiv epoch"}
 
 
 def num(value: float | None, digits: int = 3) -> str:
@@ -90,16 +94,23 @@ def encode_section(record: dict) -> str:
             f"difference between the two embeddings: {f['max_abs_difference']:.1e}.")
 
 
+def accuracy_cell(accuracy: dict) -> str:
+    """An accuracy in % with its interval, e.g. ``84.3 (82.0–86.5)``."""
+    return f"{100 * accuracy['value']:.1f} ({100 * accuracy['low']:.1f}–{100 * accuracy['high']:.1f})"
+
+
+def difference_cell(difference: dict) -> str:
+    """A difference of accuracies in percentage points with its interval, e.g. ``+1.2 (-0.3 to +2.6)``."""
+    return f"{100 * difference['delta']:+.1f} ({100 * difference['low']:+.1f} to {100 * difference['high']:+.1f})"
+
+
 def encode_precision_section(record: dict) -> str:
     f = record["figures"]
     rows = []
     for metric, label in (("euclidean", "kNN, Euclidean"), ("cosine", "kNN, cosine")):
         m = f[metric]
-        fp32, bf16, diff = m["accuracy"]["fp32"], m["accuracy"]["bf16"], m["bf16_minus_fp32"]
-        rows.append([label, f"{100 * fp32['value']:.1f} ({100 * fp32['low']:.1f}–{100 * fp32['high']:.1f})",
-                     f"{100 * bf16['value']:.1f} ({100 * bf16['low']:.1f}–{100 * bf16['high']:.1f})",
-                     f"{100 * diff['delta']:+.1f} ({100 * diff['low']:+.1f} to {100 * diff['high']:+.1f})",
-                     f"{100 * m['same_prediction']:.1f} %"])
+        rows.append([label, accuracy_cell(m["accuracy"]["fp32"]), accuracy_cell(m["accuracy"]["bf16"]),
+                     difference_cell(m["bf16_minus_fp32"]), f"{100 * m['same_prediction']:.1f} %"])
     return (table(["metric", "fp32 (%)", "bf16 (%)", "bf16 − fp32 (p.p.)", "same prediction"], rows)
             + f"\n\n{f['texts']:,} texts encoded, {f['test_texts']:,} of them test texts; encoding took "
             f"{num(f['seconds']['fp32'])} s in fp32 and {num(f['seconds']['bf16'])} s in bf16.")
@@ -166,13 +177,16 @@ def distributed_section(record: dict) -> str:
         f"{record['settings']['repeats']} interleaved launches.")
 
 
+def estimates_table(estimates: dict, where: str) -> str:
+    """The paper's runs (``training_setup.paper_run_estimates``) and how many hours each would take ``where``."""
+    rows = [[ESTIMATE_LABELS.get(name, name), f"{e['texts']:,}", str(e["batch_size"]), f"{e['steps']:,}",
+             f"{e['tokens'] / 1e6:.1f}M", num(e["hours"])] for name, e in estimates.items()]
+    return table(["run", "texts", "batch", "steps", "tokens", f"hours on {where}"], rows)
+
+
 def estimate_section(record: dict) -> str:
     f = record["figures"]
-    labels = {"paper_100_batches": "the paper's 100 batches of 64", "iclr_epoch": "one ICLR epoch",
-              "arxiv_epoch": "one arXiv epoch"}
-    rows = [[labels.get(name, name), f"{e['texts']:,}", str(e["batch_size"]), f"{e['steps']:,}",
-             f"{e['tokens'] / 1e6:.1f}M", num(e["hours"])] for name, e in f["estimates"].items()]
-    return (table(["run", "texts", "batch", "steps", "tokens", "hours on this CPU"], rows)
+    return (estimates_table(f["estimates"], "this CPU")
             + f"\n\nMeasured: {f['measured_steps']} steps of {f['measured_pairs'] // f['measured_steps']} pairs, "
             f"{num(f['seconds_per_1k_tokens'])} s per 1,000 tokens ({num(f['achieved_gflops'])} GFLOP/s, "
             f"{f['non_embedding_params'] / 1e6:.0f}M non-embedding parameters), "
@@ -219,12 +233,87 @@ def large_corpus_section(record: dict) -> str:
     return out
 
 
+GPU_PARTS = {"correctness": "CUDA against the CPU", "paper_scale": "The paper's scale",
+             "chapter_runs": "The embedded chapters' heavy runs"}
+CHECKS = {"device_fp32": "losses, fp32", "device_bf16": "losses, bf16 autocast (vs the CPU's fp32)",
+          "encode_fp32": "`encode`, fp32 (relative)"}
+
+
+def gpu_correctness(found: dict) -> str:
+    rows = [[start, label, f"{checks[key]['max_difference']:.1e}", f"{checks[key]['tolerance']:g}",
+             "yes" if checks[key]["within"] else "**no**"]
+            for start, checks in found["starts"].items() for key, label in CHECKS.items()]
+    return (f"{found['status']}; {found['steps']} batches of crops, dropout off.\n\n"
+            + table(["start", "compared", "largest difference", "tolerance", "within"], rows))
+
+
+def gpu_paper_scale(found: dict, device: str) -> str:
+    model = found["model"]
+    rows = [[str(found["batches"]), num(found["seconds"]), num(found["pairs_per_second"]),
+             num(found["tokens_per_second"]), num(found["achieved_gflops"] / 1000),
+             num(found["bf16_matmul_peak_gflops"] / 1000), f"{100 * found['peak_fraction']:.0f} %"]]
+    memory = found.get("peak_memory_gib")
+    return (table(["batches", "s", "pairs/s", "tokens/s", "TFLOP/s", "bf16 matmul peak TFLOP/s", "share of peak"],
+                  rows)
+            + f"\n\nMPNet-base's shape ({model['num_hidden_layers']} layers, hidden {model['hidden_size']}, "
+            f"{num(found['non_embedding_params'] / 1e6)}M non-embedding parameters, {model['attention']} attention), "
+            f"random weights; batches of {found['batch_size']} pairs, max length {found['max_length']}, "
+            f"{found['precision']}; {num(found['tokens_per_crop'])} tokens per crop"
+            + (f"; {memory:.1f} GiB of GPU memory at most" if memory is not None else "") + ".\n\n"
+            + estimates_table(found["estimates"], device))
+
+
+def gpu_chapter_runs(found: dict) -> str:
+    rows = [[run, accuracy_cell(entry["device"]["knn_euclidean"]), accuracy_cell(entry["cpu"]["knn_euclidean"]),
+             difference_cell(entry["knn_euclidean_device_minus_cpu"]),
+             "yes" if entry["knn_euclidean_device_minus_cpu"]["agree"] else "**no**",
+             f"{num(entry['device']['train_seconds'])} / {num(entry['cpu']['train_seconds'])}"]
+            for run, entry in found["runs"].items()]
+    return (f"{found['status']}; the {found['profile']} profile's settings.\n\n"
+            + table(["run", "kNN (Euclidean) on the device, %", "on the CPU, %", "device − CPU, p.p.", "agree",
+                     "training s, device / CPU"], rows))
+
+
+def gpu_section(record: dict) -> str:
+    """Each part of bench_gpu's record that ran, under its title; a part that did not, with the reason."""
+    f = record["figures"]
+    device = f["device"]["name"]
+    renderers: dict[str, Callable[[dict], str]] = {
+        "correctness": gpu_correctness, "paper_scale": partial(gpu_paper_scale, device=device),
+        "chapter_runs": gpu_chapter_runs}
+    out = [f"Device: **{device}**."]
+    for part, title in GPU_PARTS.items():
+        found = f.get(part)
+        if found is not None:
+            out.append(f"### {title}\n\n{renderers[part](found)}" if part in f["parts_done"]
+                       else f"*{title}*: {found['status']}.")
+    return "\n\n".join(out)
+
+
 SECTIONS: dict[str, Callable[[dict], str]] = {
     "bench_train": train_section, "bench_encode": encode_section, "bench_static": static_section,
     "bench_encode_precision": encode_precision_section,
     "bench_knn": knn_section, "bench_scaling": scaling_section, "bench_paper_estimate": estimate_section,
     "bench_distributed": distributed_section, "bench_large_corpus": large_corpus_section,
+    "bench_gpu": gpu_section,
 }
+
+
+def gpu_status(record: dict | None) -> str:
+    """Whether the GPU path was measured (by bench_gpu.py on a CUDA device) and, if so, its headline."""
+    if record is None or record["figures"]["device"]["type"] != "cuda":
+        return ("GPU timings were not taken in this session: no GPU was available. The GPU path (bf16 autocast, "
+                "SDPA attention, pinned-memory non-blocking copies, no host synchronisation inside the training "
+                "loop) is in the code but unmeasured here.")
+    f = record["figures"]
+    device, paper = f["device"]["name"], f.get("paper_scale", {})
+    if "paper_scale" not in f["parts_done"]:
+        return f"The GPU path was measured on {device}: see *{TITLES['bench_gpu']}* below."
+    estimates = paper["estimates"]
+    return (f"On {device}, the paper's 100 batches at its settings (MPNet-base's shape, batch 64, bf16) took "
+            f"{num(paper['seconds'] * 100 / paper['batches'])} s (the paper: about 60 s on one RTX A6000); one ICLR "
+            f"epoch would take about {num(estimates['iclr_epoch']['hours'] * 60)} minutes and one arXiv epoch about "
+            f"{num(estimates['arxiv_epoch']['hours'])} hours: see *{TITLES['bench_gpu']}* below.")
 
 
 def guidance(records: dict[str, dict]) -> str:
@@ -277,9 +366,7 @@ def render(results_dir: Path) -> str:
         "",
         guidance(records) or "No results yet: run `make benchmarks`.",
         "",
-        "GPU timings were not taken in this session: no GPU was available. The GPU path (bf16 autocast, "
-        "SDPA attention, pinned-memory non-blocking copies, no host synchronisation inside the training "
-        "loop) is in the code but unmeasured here.",
+        gpu_status(records.get("bench_gpu")),
         "",
         "## Summary",
         "",

