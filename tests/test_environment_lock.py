@@ -1,18 +1,25 @@
-"""Reading the lock and comparing an interpreter's packages with its pins."""
+"""Records name the lock they ran on, and the reproduction page says when an environment was another one."""
 
 from __future__ import annotations
 
 import json
 
+from textembed_utils.chapters.reproduction import Status
 from textembed_utils.environment_lock import (
+    LOCK_PATH,
     NOT_LOCKED,
     LockedPackage,
+    describe,
     differences,
     installed_packages,
     lock_digest,
     lock_status,
     read_lock,
 )
+from textembed_utils.paths import results_dir
+from textembed_utils.results import write_record
+
+CURRENT = lock_digest()
 
 
 def pin(name: str, version: str) -> LockedPackage:
@@ -52,3 +59,24 @@ def test_a_lock_without_pins_for_this_platform_or_no_lock_is_not_locked(tmp_path
     assert not status["locked"] and "pins nothing for Python" in status["differences"][0]
     assert lock_status(tmp_path / "absent.lock") == {"lock": None, "locked": False,
                                                      "differences": ["no absent.lock beside the package"]}
+
+
+def test_a_record_carries_the_locks_digest(fresh_storage):
+    record = json.loads(write_record("tiny", "exp", config={"seed": 0}).read_text())
+    assert record["environment_lock"]["lock"] == CURRENT == lock_digest(LOCK_PATH)
+    assert set(record["environment_lock"]) == {"lock", "locked", "differences"}
+
+
+def test_the_page_says_which_environment_each_record_came_from(fresh_storage):
+    other = {"lock": CURRENT, "locked": False, "differences": [f"numpy 2.5.{i} (locked: 2.4.6)" for i in range(7)]}
+    statuses = {"01": {"lock": CURRENT, "locked": True, "differences": []}, "02": other, "03": other, "04": None,
+                "05": {"lock": "sha256:" + "0" * 64, "locked": True, "differences": []}}
+    folder = results_dir("tiny")
+    folder.mkdir(parents=True)
+    for name, status in statuses.items():
+        (folder / f"{name}.json").write_text(json.dumps({"environment_lock": status}))
+    assert Status("tiny").environments() == [describe(statuses[name], CURRENT) for name in ("01", "02", "04", "05")]
+    locked, different, unrecorded, earlier = Status("tiny").environments()
+    assert locked.startswith("the locked environment (requirements.lock, sha256:")
+    assert different.startswith("a DIFFERENT environment") and different.endswith("numpy 2.5.4 (locked: 2.4.6); and 2 more")
+    assert unrecorded.startswith("not recorded") and earlier.startswith("the environment of another lock")
