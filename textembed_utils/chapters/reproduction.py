@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..environment_lock import describe, lock_digest
 from ..params import Param
 from ..results import paper_claims, paper_table, read_records
 from ..results.findings import Finding
@@ -58,6 +59,11 @@ class Status:
         """The CPUs (or devices) the records were written on, each once."""
         return list(dict.fromkeys(record.get("machine", {}).get("description", record["device"])
                                   for record in self.records.values()))
+
+    def environments(self) -> list[str]:
+        """The environments the records were made in, each once: the locked one, or how another one differed."""
+        current = lock_digest()
+        return list(dict.fromkeys(describe(record.get("environment_lock"), current) for record in self.records.values()))
 
     def runs_overview(self) -> pd.DataFrame:
         """Which chapter records exist, how long each chapter ran, what it holds, and when and from which commit."""

@@ -1,7 +1,7 @@
 """JSON results records: everything needed to trust, compare and redo a run.
 
 Each experiment writes ``results/<profile>/<experiment>.json`` holding its config (and seed),
-metrics, curves, package versions, git commit, device, wall time, the machine (CPU model,
+metrics, curves, package versions (and the lock's digest), git commit, device, wall time, the machine (CPU model,
 cores, native bf16 or not: ``machine.cpu_description``) and the fingerprint of the data it
 ran on. The book's tables read only these files.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json
+from ..environment_lock import lock_status
 from ..errors import TextembedError
 from ..machine import cpu_description
 from ..paths import PROJECT_ROOT, results_dir
@@ -96,6 +97,7 @@ def write_record(
         "data_fingerprint": data_fingerprint,
         "seed": config.get("seed"),
         "versions": package_versions(),
+        "environment_lock": lock_status(),  # the lock's digest, and whether these versions are its pins
         "git_commit": git_commit(),
         "machine": {**cpu_description().to_dict(), "platform": platform.platform()},
         "notes": notes,
