@@ -37,7 +37,7 @@ def test_findings_compare_crops_with_dropout_and_each_augmentation_with_its_untr
         ("crops beat dropout", "bare/crops", "bare/dropout"),
         ("crops improves on untrained", "bare/crops", "bare/untrained"),
         ("dropout improves on untrained", "bare/dropout", "bare/untrained")]
-    assert found[0].difference == pytest.approx(0.20) and found[0].verdict is Verdict.REPRODUCED
+    assert found[0].difference == pytest.approx(0.20) and found[0].verdict is Verdict.HOLDS
 
 
 def test_the_seed_study_gives_one_paired_comparison_per_seed_and_their_spread():
@@ -49,7 +49,7 @@ def test_the_seed_study_gives_one_paired_comparison_per_seed_and_their_spread():
             results[run] = evaluated(run, hits)
     table, spreads = augmentations.seed_study(results)
     assert table["seed"].tolist() == ["profile's", 43, 44]
-    assert set(table["verdict"]) == {"reproduced"}
+    assert set(table["verdict"]) == {"holds"}
     spread = spreads["bare"]
     assert (spread.n, spread.mean, spread.sd) == (3, pytest.approx(0.12), pytest.approx(0.02))
     assert spread.low < 0.12 < spread.high

@@ -120,9 +120,9 @@ def test_the_reproduction_page_puts_our_runs_with_intervals_beside_the_papers_ro
     assert status == "not measured"  # no crops-vs-dropout finding in this record
 
 
-def test_paper_claims_are_named_sentences():
+def test_paper_claims_are_keyed_typed_claims():
     claims = paper_claims()
-    assert "crops_beat_dropout_knn" in claims and all(isinstance(v, str) and v for v in claims.values())
+    assert "crops_beat_dropout_knn" in claims and all(claim.key == key for key, claim in claims.items())
 
 
 def test_the_reproduction_page_shows_a_chapters_main_runs_once_and_chapter_8_with_intervals(tmp_path, monkeypatch):

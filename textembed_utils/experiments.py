@@ -19,7 +19,7 @@ import json
 import shutil
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,10 +136,15 @@ def find_run(runs, start: str, augmentation: str) -> Run | None:
 
 @dataclass
 class EvalSet:
-    """Labelled texts on which accuracy is measured (croppable or not)."""
+    """Labelled texts on which accuracy is measured (croppable or not), and the name a table gives them."""
 
     texts: list[str]
     labels: np.ndarray
+    name: str = ""
+
+    def evaluation(self, max_length: int) -> str:
+        """The evaluation these texts make at ``max_length`` tokens: what a measurement is keyed by."""
+        return f"{self.name}, {max_length} tokens"
 
 
 def profile_corpus(profile: Mapping, name: str | None = None, size: int | None = None) -> Corpus:
@@ -154,7 +159,9 @@ def eval_set(profile: Mapping, corpus: Corpus, size: int | None = None) -> EvalS
     idx = eval_sample(corpus.labels or [None] * len(corpus), size, profile["seed"])
     if not len(idx):
         corpus.labelled()  # raises the clear "no labels" error
-    return EvalSet([corpus.texts[i] for i in idx], np.array([corpus.labels[i] for i in idx], dtype=object))
+    labelled = sum(label is not None for label in corpus.labels)
+    name = f"{corpus.name}: {'all ' if len(idx) == labelled else 'a seeded '}{len(idx):,} labelled texts"
+    return EvalSet([corpus.texts[i] for i in idx], np.array([corpus.labels[i] for i in idx], dtype=object), name)
 
 
 def curve_subset(profile: Mapping, data: EvalSet) -> EvalSet:
@@ -168,7 +175,18 @@ def curve_subset(profile: Mapping, data: EvalSet) -> EvalSet:
     idx = eval_sample(data.labels, profile["eval"].get("curve_size"), profile["seed"])
     if len(idx) == len(data.texts):
         return data
-    return EvalSet([data.texts[i] for i in idx], data.labels[idx])
+    return EvalSet([data.texts[i] for i in idx], data.labels[idx], f"{data.name}, a seeded {len(idx):,} of them")
+
+
+def curves_caption(profile: Mapping, corpus: Corpus, starts: Iterable[str]) -> str:
+    """Which texts the learning-curve points of ``starts`` were scored on, for a figure's caption.
+
+    Each start's points score ``curve_subset`` of its eval set. Fewer texts give fewer
+    neighbours, so a curve can end below the table's final score of the same model.
+    """
+    where = "; ".join(f"{start} on {curve_subset(profile, start_eval_set(profile, corpus, start)).evaluation(profile['eval']['max_length'])}"
+                      for start in dict.fromkeys(starts))
+    return f"Curve points: {where} (the tables score all of each start's texts)"
 
 
 def start_spec(profile: Mapping, start: str) -> dict:
@@ -424,10 +442,18 @@ def cached_embeddings(
         return vectors
 
 
-def knn_metrics(encoder: TextEncoder, data: EvalSet, profile: Mapping) -> dict[str, float]:
-    """kNN accuracy, Euclidean on raw embeddings and cosine, of ``encoder`` on ``data``."""
+CURVE_OUTCOMES = "knn_euclidean_correct"  # a curve point's per-text Euclidean kNN outcomes, as a '0'/'1' string
+
+
+def knn_metrics(encoder: TextEncoder, data: EvalSet, profile: Mapping) -> dict[str, float | str]:
+    """kNN accuracy, Euclidean on raw embeddings and cosine, of ``encoder`` on ``data`` (a learning-curve point).
+
+    The point keeps its per-text Euclidean outcomes too (``CURVE_OUTCOMES``), so a
+    share of a gain read off the curve can carry an interval (``intervals.paired_share``).
+    """
     vectors = embed(profile, encoder, data.texts)
-    return score(vectors, data.labels, EvalSpec.from_profile(profile), probe=False).values()
+    scores = score(vectors, data.labels, EvalSpec.from_profile(profile), probe=False)
+    return {**scores.values(), CURVE_OUTCOMES: "".join("1" if hit else "0" for hit in scores.correct["knn_euclidean"])}
 
 
 @dataclass(frozen=True)
@@ -448,12 +474,27 @@ class Reference:
 
 @dataclass
 class Evaluated:
-    """A run (or reference) scored on one eval set: what the chapters tabulate, compare and plot."""
+    """A run (or reference) scored on one eval set: what the chapters tabulate, compare and plot.
+
+    ``evaluation`` names that set and the encoding length (``EvalSet.evaluation``): one
+    model has one number per evaluation and metric, whichever chapter measured it.
+    """
 
     run: Run | Reference
     scores: Scores
     vectors: np.ndarray | None = field(default=None, repr=False)
     result: RunResult | None = None
+    evaluation: str = ""
+
+
+def evaluate(fitted: RunResult, profile: Mapping, data: EvalSet, spec: EvalSpec | None = None, *,
+             max_length: int | None = None, probe: bool = True) -> Evaluated:
+    """``fitted``'s model scored on ``data``: embedded through the shared cache, at ``max_length`` tokens
+    (the profile's evaluation length unless given), by ``score`` under ``spec`` (the profile's unless given)."""
+    max_length = max_length or profile["eval"]["max_length"]
+    vectors = cached_embeddings(profile, fitted.encoder, data.texts, fitted.model_key, max_length)
+    scores = score(vectors, data.labels, spec or EvalSpec.from_profile(profile), probe=probe)
+    return Evaluated(fitted.run, scores, vectors, fitted, data.evaluation(max_length))
 
 
 def notebook_settings(namespace: dict, spec: dict) -> dict:

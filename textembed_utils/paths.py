@@ -17,6 +17,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TEXTEMBED_CACHE", PROJECT_ROOT / "cache"))
 
 
+def benchmark_record(name: str) -> Path:
+    """A benchmark's committed results record, ``benchmarks/results/<name>.json``."""
+    return PROJECT_ROOT / "benchmarks" / "results" / f"{name}.json"
+
+
 def results_dir(profile: str | None = None) -> Path:
     """Folder for JSON results records, ``results/<profile>/`` when a profile is given."""
     root = Path(os.environ.get("TEXTEMBED_RESULTS", PROJECT_ROOT / "results"))

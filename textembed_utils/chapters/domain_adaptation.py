@@ -281,7 +281,7 @@ def verdict(results: Mapping[Run, Evaluated], target: str, metric: str = "knn_eu
         for source, evaluated in runs.sources.items():
             share = _most_of_the_gain(evaluated, runs, source, metric)
             evidence.append(share.sentence())
-            if gain.verdict is Verdict.REPRODUCED:
+            if gain.verdict is Verdict.HOLDS:
                 judged.append(share.verdict)
     if not judged:
         return Verdict.WITHIN_NOISE, ("no start gained beyond the noise in-domain, nothing to split ("

@@ -43,6 +43,7 @@ PAPER_COUNTERPARTS = {
     "Embedding layer + crops": ("bare", "crops"),
 }
 FINE_TUNED = "MPNet + crops"
+FROM_SCRATCH_GAP = "from random weights, a little below the fine-tuned pretrained model"  # the gap findings' claim
 
 SPEC: dict[str, Param] = {
     **PROFILE,
@@ -138,8 +139,7 @@ def findings(results: Mapping[Run, Evaluated], gaps: Mapping[Run, Evaluated] | N
                                  claim="training with crops improves on the untrained model"))
     runs = gap_runs(gaps or {})
     for run in runs[1:]:
-        found.append(compare(gaps[run], gaps[runs[0]], metric, expected_sign=-1,
-                             claim="from random weights, a little below the fine-tuned pretrained model"))
+        found.append(compare(gaps[run], gaps[runs[0]], metric, expected_sign=-1, claim=FROM_SCRATCH_GAP))
     return found
 
 

@@ -67,17 +67,21 @@ def _is_start_model(profile: Mapping, name: str) -> str | None:
 
 
 def score_reference(reference: Reference, profile: Mapping, data: EvalSet, spec: EvalSpec) -> Evaluated:
-    """An off-the-shelf encoder (embeddings cached) scored on ``data``."""
+    """A reference scored on ``data``: TF-IDF (``score_tfidf``) or an off-the-shelf encoder (embeddings cached)."""
+    if reference.model == TFIDF:
+        return score_tfidf(data, spec, reference)
     key = f"reference-{reference.model.replace('/', '_')}"
-    vectors = ex.cached_embeddings(profile, load_encoder(reference.model), data.texts, key)
-    return Evaluated(reference, score(vectors, data.labels, spec), vectors)
+    max_length = profile["eval"]["max_length"]
+    vectors = ex.cached_embeddings(profile, load_encoder(reference.model), data.texts, key, max_length)
+    return Evaluated(reference, score(vectors, data.labels, spec), vectors, evaluation=data.evaluation(max_length))
 
 
-def score_tfidf(data: EvalSet, spec: EvalSpec) -> Evaluated:
-    """TF-IDF vectors' cosine kNN on ``data`` (the only metric the sparse baseline gets)."""
+def score_tfidf(data: EvalSet, spec: EvalSpec, reference: Reference | None = None) -> Evaluated:
+    """TF-IDF vectors' cosine kNN on ``data`` (the only metric the sparse baseline gets); no token limit."""
     hits = tfidf_knn_correct(data.texts, data.labels, spec.k, spec.seed, spec.stratify, spec.test_size)
-    return Evaluated(Reference(TFIDF, len(data.texts)), Scores({"knn_cosine": accuracy_with_interval(hits)},
-                                                              {"knn_cosine": hits}))
+    return Evaluated(reference or Reference(TFIDF, len(data.texts)),
+                     Scores({"knn_cosine": accuracy_with_interval(hits)}, {"knn_cosine": hits}),
+                     evaluation=f"{data.name}, whole texts")
 
 
 def metrics_table(results: Mapping[Run | Reference, Evaluated]) -> pd.DataFrame:

@@ -39,9 +39,8 @@ import torch
 
 from .. import experiments as ex
 from ..errors import TextembedError
-from ..evaluation.baselines import tfidf_knn_correct, tfidf_vectorizer
-from ..evaluation.intervals import accuracy_with_interval
-from ..evaluation.scoring import EvalSpec, Scores, score
+from ..evaluation.baselines import tfidf_vectorizer
+from ..evaluation.scoring import EvalSpec
 from ..experiments import EvalSet, Evaluated, Reference, Run
 from ..models import TextEncoder, load_encoder
 from ..models.distill import DistillSettings, distilled_folder, load_distilled
@@ -52,8 +51,8 @@ from ..results import tables
 from ..results.findings import Finding, compare
 from .common import PROFILE, TRAINING, training_overrides
 from .common import validate as _validate
+from .knn import TFIDF, score_reference  # noqa: F401  (score_reference: the notebook scores its references with it)
 
-TFIDF = "tfidf"
 REQUIRED = ("runs", "distil_from", "references", "transformer_eval_size", "speed_texts", "transformer_speed_texts")
 SPEED_REPEATS = 3  # median of this many timed passes (the first, untimed, warms caches up)
 
@@ -124,14 +123,6 @@ def transformer_eval_set(profile: Mapping, corpus) -> EvalSet:
     return ex.eval_set(profile, corpus, profile["static"]["transformer_eval_size"])
 
 
-def score_reference(reference: Reference, profile: Mapping, data: EvalSet, spec: EvalSpec) -> Evaluated:
-    """A reference on ``data``: TF-IDF (cosine kNN only, its one metric) or an off-the-shelf encoder (cached)."""
-    if reference.model == TFIDF:
-        hits = tfidf_knn_correct(data.texts, data.labels, spec.k, spec.seed, spec.stratify, spec.test_size)
-        return Evaluated(reference, Scores({"knn_cosine": accuracy_with_interval(hits)}, {"knn_cosine": hits}))
-    key = f"reference-{reference.model.replace('/', '_')}"
-    vectors = ex.cached_embeddings(profile, load_encoder(reference.model), data.texts, key)
-    return Evaluated(reference, score(vectors, data.labels, spec), vectors)
 
 
 def comparable_texts(encoder: TextEncoder, texts: list[str], max_length: int) -> list[str]:
@@ -272,9 +263,7 @@ def transformer_gap(results: Mapping[Run | Reference, Evaluated], profile: Mappi
     transformer = next((m for m in results if isinstance(m, Reference) and m.model != TFIDF), None)
     if crops is None or transformer is None:
         return {}
-    fitted = results[crops].result
-    vectors = ex.cached_embeddings(profile, fitted.encoder, data.texts, fitted.model_key)
-    return {crops: Evaluated(crops, score(vectors, data.labels, spec, probe=False), vectors, fitted),
+    return {crops: ex.evaluate(results[crops].result, profile, data, spec, probe=False),
             transformer: results[transformer]}
 
 

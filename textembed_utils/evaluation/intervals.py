@@ -188,6 +188,49 @@ def paired_difference(correct_a: Sequence, correct_b: Sequence, level: float = L
     return Difference(float(np.mean(a) - np.mean(b)), low, high, len(a), level)
 
 
+@dataclass(frozen=True)
+class Share:
+    """A share of a gain (``value``, e.g. 0.8 = 80 %) with its interval, over ``n_test`` texts."""
+
+    value: float
+    low: float
+    high: float
+    n_test: int
+    level: float = LEVEL
+
+    def __str__(self) -> str:
+        return f"{100 * self.value:.0f} % [{100 * self.low:.0f}, {100 * self.high:.0f}]"
+
+
+def paired_share(before: Sequence, partway: Sequence, after: Sequence, level: float = LEVEL,
+                 resamples: int = RESAMPLES, seed: int = SEED) -> Share:
+    """Which share of the gain from ``before`` to ``after`` is reached at ``partway``, with a bootstrap interval.
+
+    ``(mean(partway) - mean(before)) / (mean(after) - mean(before))`` over per-text
+    outcomes of three models on the same test texts (e.g. a learning curve's first,
+    100th-batch and last point). The texts are resampled together, as in
+    ``paired_difference``. Written out instead of ``scipy.stats.bootstrap``: a
+    resample whose gain is exactly zero has no share, and scipy cannot leave it out.
+    """
+    outcomes = [_per_text(x, name) for x, name in ((before, "before"), (partway, "partway"), (after, "after"))]
+    if len({len(x) for x in outcomes}) != 1:
+        raise TextembedError(
+            f"A share of a gain needs the same test texts, but the models were scored on "
+            f"{', '.join(str(len(x)) for x in outcomes)}.", "score all three on the same split.")
+    _check_level(level)
+    start, middle, end = (x.astype(float) for x in outcomes)
+    gain = end.mean() - start.mean()
+    if gain == 0:
+        raise TextembedError("There is no gain to share: the models before and after score the same.",
+                             "judge a share only where the gain itself is measurable.")
+    picks = np.random.default_rng(seed).integers(len(start), size=(resamples, len(start)))
+    gains = end[picks].mean(axis=1) - start[picks].mean(axis=1)
+    kept = gains != 0
+    shares = (middle[picks].mean(axis=1) - start[picks].mean(axis=1))[kept] / gains[kept]
+    low, high = np.percentile(shares, [50 * (1 - level), 50 * (1 + level)])
+    return Share(float((middle.mean() - start.mean()) / gain), float(low), float(high), len(start), level)
+
+
 def seed_spread(values: Sequence[float], level: float = LEVEL) -> Spread:
     """Mean, sample standard deviation and t interval of one figure over training seeds.
 

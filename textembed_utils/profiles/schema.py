@@ -103,11 +103,26 @@ class KnnSection:
 
 @dataclass(frozen=True)
 class LayersSection:
-    """Chapter 6: the starts looked at layer by layer, the freezing runs' length, the encoding length."""
+    """Chapter 6: the starts looked at layer by layer, the freezing runs (depths, length), the encoding length."""
 
     starts: list = field(default_factory=lambda: ["pretrained", "scratch"])
+    freeze_depths: list | None = None  # the k trained with k layers frozen; None = every k (the claim's 0 and L − 2 always)
     freeze_steps: int | None = None
     max_length: int | None = None
+    eval_size: int | None = None  # a seeded subset of labelled texts for the whole chapter; None = each start's
+
+
+@dataclass(frozen=True)
+class SetupSection:
+    """What the profile is, for judging the paper's claims (``results.claims.Setup``).
+
+    ``paper``: the paper's own model and data; only then can a claim be *reproduced*,
+    anything else is a proxy. ``has``: what a claim may need beyond that
+    (``results.claims.NEEDS``), e.g. a token-level pre-trained base encoder.
+    """
+
+    paper: bool = False
+    has: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,7 @@ class Profile:
     knn: KnnSection = KnnSection()
     layers: LayersSection = LayersSection()
     static: dict = field(default_factory=dict)  # chapter 8's settings, checked by its chapter module
+    setup: SetupSection = SetupSection()
 
 
 # Settings whose value is a mapping replaced whole by an override (not merged key by key).

@@ -4,7 +4,7 @@ A chapter's claims ("crops beat dropout", "training improves on the untrained
 model") are differences of accuracy between two runs scored on the same split.
 ``compare`` turns two scored runs into a ``Finding``: the difference, its paired
 95 % bootstrap interval over the test texts, and the verdict of
-``results.verdicts`` (reproduced only when the interval excludes zero).
+``results.verdicts`` (it holds only when the interval excludes zero).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Finding:
     verdict: Verdict
 
     def sentence(self) -> str:
-        """E.g. ``bare: crops beat dropout — +12.3 p.p. (9.8 to 14.9), 904 test texts: reproduced``."""
+        """E.g. ``bare: crops beat dropout — +12.3 p.p. (9.8 to 14.9), 904 test texts: holds``."""
         return (f"{self.first} − {self.second}: {100 * self.difference:+.1f} p.p. "
                 f"(95% interval {100 * self.low:+.1f} to {100 * self.high:+.1f}; {self.n_test:,} test texts, "
                 f"{METRIC_NAMES.get(self.metric, self.metric)}) → '{self.claim}': {self.verdict.value}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import TextembedError
+from .claims import Claim
 
 PAPER_TABLES_FILE = Path(__file__).with_name("paper_tables.json")
 
@@ -18,9 +19,9 @@ def _paper_data() -> dict:
     return json.loads(PAPER_TABLES_FILE.read_text())
 
 
-def paper_claims() -> dict[str, str]:
-    """The paper's main claims, keyed by a short id used in the reproduction-status page."""
-    return dict(_paper_data()["claims"])
+def paper_claims() -> dict[str, Claim]:
+    """The paper's main claims as typed values (kind, the paper's figure, what testing them needs), by key."""
+    return {key: Claim.from_dict(key, stored) for key, stored in _paper_data()["claims"].items()}
 
 
 def paper_table(name: str) -> pd.DataFrame:

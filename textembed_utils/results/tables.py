@@ -38,13 +38,13 @@ def accuracy_columns(accuracies: Mapping[str, Accuracy], metrics: Iterable[str] 
 
 
 def tidy_rows(scored: Mapping, **columns: object) -> list[dict]:
-    """Rows ``{run columns…, metric, value, low, high, n_test}`` for every run × metric of ``scored``.
+    """Rows ``{run columns…, evaluation, metric, value, low, high, n_test}`` for every run × metric of ``scored``.
 
-    ``scored`` maps each ``Run`` to an object with ``.scores`` (``experiments.Evaluated``);
-    ``columns`` are added to every row (e.g. ``part="sweep"``).
+    ``scored`` maps each ``Run`` to an object with ``.scores`` and ``.evaluation``
+    (``experiments.Evaluated``); ``columns`` are added to every row (e.g. ``part="sweep"``).
     """
-    return [{**run.fields(), **columns, **row} for run, evaluated in scored.items()
-            for row in evaluated.scores.rows()]
+    return [{**run.fields(), **columns, "evaluation": getattr(evaluated, "evaluation", ""), **row}
+            for run, evaluated in scored.items() for row in evaluated.scores.rows()]
 
 
 def stored_accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -62,5 +62,5 @@ def stored_accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
     """A record's tidy rows as a DataFrame (empty, with the columns, when there are none)."""
-    columns = ["run", "start", "augmentation", "trained_on", "metric", "value", "low", "high", "n_test"]
+    columns = ["run", "start", "augmentation", "trained_on", "evaluation", "metric", "value", "low", "high", "n_test"]
     return pd.DataFrame(rows, columns=None if rows else columns)

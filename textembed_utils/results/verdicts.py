@@ -1,12 +1,16 @@
-"""Whether a claim of the paper held here: one rule, read off a paired interval.
+"""Whether one comparison went the paper's way: one rule, read off a paired interval.
 
-A claim is a difference with an expected sign ("crops beat dropout": crops minus
-dropout > 0). It is *reproduced* only when the difference has the paper's sign
-and its 95 % interval (``evaluation.intervals.paired_difference``) excludes 0;
-an interval that contains 0 is *within noise*, whatever the sign of the point
+A comparison is a difference with an expected sign ("crops beat dropout": crops
+minus dropout > 0). It *holds* only when the difference has the paper's sign and
+its 95 % interval (``evaluation.intervals.paired_difference``) excludes 0; an
+interval that contains 0 is *within noise*, whatever the sign of the point
 estimate; an interval wholly on the other side is *opposite*. No fixed
 percentage-point threshold: the interval already says how large a difference
 this many test texts can resolve.
+
+That is a comparison's word, not a claim's: whether a claim of the paper is
+reproduced, or only consistent on a proxy, is ``results.claims``'s judgement,
+which knows what the claim says and which setup measured it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from ..errors import TextembedError
 class Verdict(str, Enum):
     """The status of one claim; its value is the word the book prints (and records store)."""
 
-    REPRODUCED = "reproduced"
+    HOLDS = "holds"
     WITHIN_NOISE = "within noise"
     OPPOSITE = "opposite"
     MIXED = "mixed"  # several comparisons of one claim (e.g. one per start) disagree
@@ -52,7 +56,7 @@ def verdict(difference: Interval | None, expected_sign: int = 1) -> Verdict:
         return Verdict.NOT_MEASURED
     low, high = sorted((expected_sign * difference.low, expected_sign * difference.high))
     if low > 0:
-        return Verdict.REPRODUCED
+        return Verdict.HOLDS
     if high < 0:
         return Verdict.OPPOSITE
     return Verdict.WITHIN_NOISE
@@ -73,7 +77,7 @@ def describe(first: str, second: str, difference: Interval | None, expected_sign
              method: str = "paired bootstrap") -> str:
     """One line a reader can check, e.g.
 
-    ``crops beat dropout by 12.3 p.p. [9.8, 14.9] (paired bootstrap, 904 test texts): reproduced``.
+    ``crops beat dropout by 12.3 p.p. [9.8, 14.9] (paired bootstrap, 904 test texts): holds``.
 
     ``difference`` is ``first`` minus ``second`` (accuracies in [0, 1]); the
     interval printed is that of the stated gap, so a negative difference reads
