@@ -14,7 +14,8 @@ import papermill
 import pytest
 
 from textembed_utils import book
-from textembed_utils.results import read_record
+from textembed_utils.results import read_record, read_records
+from textembed_utils.results.consistency import conflicts
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = book.notebook_paths()
@@ -68,6 +69,14 @@ def test_chapter_writes_a_record_with_accuracies(executed, path):
     assert all(f["verdict"] and f["n_test"] >= 1 for f in record["findings"])
     if path.stem in CHAPTERS_WITH_FINDINGS:  # the chapter's comparisons were computed, not only a table shown
         assert record["findings"], f"{path.stem} recorded no findings"
+
+
+def test_the_build_has_one_number_per_model_evaluation_and_metric(executed):
+    records = read_records("tiny")
+    assert set(records) >= {p.stem for p in CHAPTERS}
+    assert all(row.get("evaluation") for record in records.values() for row in record["rows"]
+               if row["metric"] in ("knn_euclidean", "knn_cosine", "linear_probe"))
+    assert conflicts(records) == [], [c.describe() for c in conflicts(records)]
 
 
 def test_second_run_skips_unchanged_notebooks(executed):
