@@ -8,6 +8,7 @@ installed by ``make browser``.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -21,6 +22,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
          "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 SCREENSHOTS = book.PROJECT_ROOT / "screenshots"
 CHAPTERS = [p.stem for p in book.notebook_paths()]
+# A table's header rule, as text: what a Markdown table looks like when nothing parsed it (the
+# typographer may have turned its dashes into em or en dashes).
+RAW_MARKDOWN_TABLE = re.compile(r"\|\s*:?[-\u2013\u2014]{3,}")
 PAGES = [f"notebooks/{stem}" for stem in CHAPTERS] + ["book/intro", "book/rerun", "book/credits", "book/references"]
 
 
@@ -53,6 +57,7 @@ def test_page_renders_without_errors(html, tmp_path, page):
         assert dom.count("<img") >= 1, "no figure on the page"
     if page.startswith("notebooks/"):
         assert "<table" in dom, "no table on the page"
+    assert not RAW_MARKDOWN_TABLE.search(dom), "a Markdown table is shown as text, not rendered"
     SCREENSHOTS.mkdir(exist_ok=True)
     target = SCREENSHOTS / f"tiny-{page.replace('/', '-')}.png"
     chromium(tmp_path, "--window-size=1280,2400", f"--screenshot={target}", url)
