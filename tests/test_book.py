@@ -41,6 +41,17 @@ def test_tiny_book_builds_with_warnings_as_errors(executed, tmp_path):
     assert (embedded_index.stat().st_mtime if embedded_index.exists() else None) == embedded_before
 
 
+def test_a_changed_stylesheet_reaches_a_built_book(executed, tmp_path):
+    """Sphinx rewrites nothing when no page changed, and then copies no _static/ either; build() forces it."""
+    html = book.build("tiny", tmp_path).parent
+    assert not book.static_out_of_date(html)
+    stylesheet = html / "_static" / "textembed.css"
+    stylesheet.write_text("/* an older stylesheet */")
+    assert book.static_out_of_date(html)
+    book.build("tiny", tmp_path)
+    assert stylesheet.read_bytes() == (book.PROJECT_ROOT / "_static" / "textembed.css").read_bytes()
+
+
 def test_build_without_executed_notebooks_names_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTEMBED_EXECUTED", str(tmp_path / "nothing"))
     with pytest.raises(ValueError, match="run `python -m textembed_utils.book run --profile tiny` first"):

@@ -275,6 +275,17 @@ def stage_sources(profile: str, stage: Path) -> Path:
     return stage
 
 
+def static_out_of_date(html: Path) -> bool:
+    """Whether the built book at ``html`` lacks or holds an older copy of a file of ``_static/``.
+
+    Sphinx copies ``_static/`` only when it rewrites some page, so a changed stylesheet alone would
+    never reach an incrementally built book.
+    """
+    static = PROJECT_ROOT / "_static"
+    return any(not (built := html / "_static" / p.relative_to(static)).exists() or built.read_bytes() != p.read_bytes()
+               for p in static.rglob("*") if p.is_file())
+
+
 def build(profile: str = DEFAULT_PROFILE, output: Path = PROJECT_ROOT) -> Path:
     """Build the HTML book of ``profile``'s executed notebooks into ``output/_build/html``; return index.html."""
     env = {**os.environ, "TEXTEMBED_BOOK_PROFILE": profile}
@@ -284,6 +295,8 @@ def build(profile: str = DEFAULT_PROFILE, output: Path = PROJECT_ROOT) -> Path:
             str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage),
             "--path-output", str(output), "-W", "--keep-going",
         ]
+        if static_out_of_date(Path(output) / "_build" / "html"):
+            command.append("--all")
         completed = subprocess.run(command, env=env)
     if completed.returncode != 0:
         raise TextembedError(
