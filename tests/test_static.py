@@ -158,6 +158,22 @@ def test_saved_folder_loads_in_sentence_transformers_and_model2vec_with_the_same
 # --- the one-command workflow -----------------------------------------------------------------
 
 
+def test_finetune_bare_says_it_starts_from_a_random_init(tmp_path, toy_corpus, capsys):
+    """The bare layer has no pretrained weights: the default init ('pretrained') means a random start there."""
+    import json
+
+    from textembed_utils.cli import main
+
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in zip(toy_corpus.texts, toy_corpus.labels)))
+    out = tmp_path / "out"
+    assert main(["finetune", str(corpus), "--label-column", "label", "--model", "bare", "--out", str(out),
+                 "--steps", "2", "--batch-size", "8", "--no-tsne"]) == 0
+    printed = capsys.readouterr()
+    assert "Loading the model 'bare' (random)" in printed.err and "bare (random)" in printed.out
+    assert json.loads((out / "report.json").read_text())["model"]["init"] == "random"
+
+
 def test_finetune_bare_from_model2vec_writes_a_static_folder(tmp_path, tiny_source, toy_corpus, monkeypatch, capsys):
     """`textembed finetune CORPUS --model bare --init model2vec`: the tiny distillation stands in for MiniLM's."""
     import json

@@ -124,6 +124,12 @@ class FinetuneRequest:
     command: str = ""
     read_seconds: float = 0.0  # time the caller spent reading the corpus, for the report
 
+    @property
+    def start(self) -> str:
+        """Where the weights start: the bare layer has no pretrained weights, so it starts from a random init
+        unless model2vec distils it."""
+        return "random" if self.model == "bare" and self.init != "model2vec" else self.init
+
 
 def corpus_statistics(corpus: Corpus, sampler: PairSampler) -> dict:
     """Texts read, texts usable for training, and how many were dropped and why."""
@@ -250,7 +256,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
     labels = [corpus.labels[i] for i in eval_idx] if len(eval_idx) else None
 
     profile, run = request_profile(request), request_run(request)
-    echo(f"Loading the model '{request.model}' ({request.init}) ...")
+    echo(f"Loading the model '{request.model}' ({request.start}) ...")
     with watch.stage("load_model"):
         encoder = fit(run.untrained(), profile).encoder.to(rank_device(resolve_device(config.device), here))
     before = None
@@ -296,7 +302,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
             "corpus": corpus_statistics(corpus, sampler),
             "model": {
                 "base": request.model,
-                "init": "random" if encoder.kind == "bare" and request.init != "model2vec" else request.init,
+                "init": request.start,
                 "kind": encoder.kind,
                 "pooling": encoder.pooling,
                 "max_length": encoder.max_length,
