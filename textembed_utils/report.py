@@ -26,9 +26,10 @@ def finetune_summary(report: dict, out: Path) -> str:
     """The outcome of ``textembed finetune`` in a few lines: data, training, accuracy, files, times."""
     corpus, model, training = report["corpus"], report["model"], report["training"]
     config = training["config"]
+    epochs = f"{training['epochs']:g} epoch{'' if training['epochs'] == 1 else 's'}"
     lines = [
         f"Fine-tuned {model['base']} ({model['init']}) on '{corpus['name']}' with {config['augmentation']}: "
-        f"{training['total_steps']} steps of {config['batch_size']} ({training['epochs']:g} epochs) "
+        f"{training['total_steps']} steps of {config['batch_size']} ({epochs}) "
         f"on {training['device']}{_processes(training)}, {training['seconds_per_step']:.2f} s/step.",
         f"Corpus: {corpus['texts']:,} texts ({corpus['dropped_empty']:,} empty dropped); "
         f"{corpus['usable_for_training']:,} usable for training, "
@@ -40,7 +41,8 @@ def finetune_summary(report: dict, out: Path) -> str:
     if before is not None and after is not None:
         ev = report["evaluation"]
         lines.append(f"kNN accuracy (k={ev['k']}, {ev['labelled_texts_used']:,} labelled texts, "
-                     f"{1 - ev['test_size']:.0%}/{ev['test_size']:.0%} split, seed {ev['split_seed']}):")
+                     f"{'stratified ' if ev.get('stratify') else ''}{1 - ev['test_size']:.0%}/{ev['test_size']:.0%} split, "
+                     f"seed {ev['split_seed']}):")
         lines += [f"  {metric:<9}  before {before[metric]:.3f}   after {after[metric]:.3f}   "
                   f"({after[metric] - before[metric]:+.3f})   after: 95% interval "
                   f"{report['knn_interval_95_after'][metric][0]:.3f}–{report['knn_interval_95_after'][metric][1]:.3f}"

@@ -249,7 +249,7 @@ class Status:
 
     def _judgement(self, key: str) -> tuple[str, str]:
         claim, judgement = self.judgements()[key]
-        return judgement.status.value, f"{judgement.reason} ({claim.text})"
+        return judgement.status.value, f"{judgement.reason} (the claim: {claim.text.rstrip('.')})"
 
     def table2(self) -> tuple[pd.DataFrame, str, str]:
         """Table 2: kNN accuracy (%), paper (ICLR and average) beside ours (chapter 3, Euclidean)."""
