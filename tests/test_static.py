@@ -158,16 +158,22 @@ def test_saved_folder_loads_in_sentence_transformers_and_model2vec_with_the_same
 # --- the one-command workflow -----------------------------------------------------------------
 
 
+def toy_csv(folder, corpus) -> str:
+    """The toy corpus as a labelled CSV file, the way a user hands `textembed finetune` a corpus."""
+    path = folder / "corpus.csv"
+    path.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in zip(corpus.texts, corpus.labels)))
+    return str(path)
+
+
 def test_finetune_bare_says_it_starts_from_a_random_init(tmp_path, toy_corpus, capsys):
     """The bare layer has no pretrained weights: the default init ('pretrained') means a random start there."""
     import json
 
     from textembed_utils.cli import main
 
-    corpus = tmp_path / "corpus.csv"
-    corpus.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in zip(toy_corpus.texts, toy_corpus.labels)))
+    corpus = toy_csv(tmp_path, toy_corpus)
     out = tmp_path / "out"
-    assert main(["finetune", str(corpus), "--label-column", "label", "--model", "bare", "--out", str(out),
+    assert main(["finetune", corpus, "--label-column", "label", "--model", "bare", "--out", str(out),
                  "--steps", "2", "--batch-size", "8", "--no-tsne"]) == 0
     printed = capsys.readouterr()
     assert "Loading the model 'bare' (random)" in printed.err and "bare (random)" in printed.out
@@ -183,10 +189,9 @@ def test_finetune_bare_from_model2vec_writes_a_static_folder(tmp_path, tiny_sour
 
     tiny = distill_module.load_distilled(tiny_source, tiny_source, distill_module.DistillSettings(pca_dims=16))
     monkeypatch.setattr(loading, "load_distilled", lambda *a, **k: tiny)
-    corpus = tmp_path / "corpus.csv"
-    corpus.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in zip(toy_corpus.texts, toy_corpus.labels)))
+    corpus = toy_csv(tmp_path, toy_corpus)
     out = tmp_path / "out"
-    assert main(["finetune", str(corpus), "--label-column", "label", "--model", "bare", "--init", "model2vec",
+    assert main(["finetune", corpus, "--label-column", "label", "--model", "bare", "--init", "model2vec",
                  "--out", str(out), "--steps", "3", "--batch-size", "8", "--lr", "1e-3", "--no-tsne", "--quiet"]) == 0
     assert "bare (model2vec)" in capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())

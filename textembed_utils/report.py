@@ -41,7 +41,7 @@ def finetune_summary(report: dict, out: Path) -> str:
     if before is not None and after is not None:
         ev = report["evaluation"]
         lines.append(f"kNN accuracy (k={ev['k']}, {ev['labelled_texts_used']:,} labelled texts, "
-                     f"{'stratified ' if ev.get('stratify') else ''}{1 - ev['test_size']:.0%}/{ev['test_size']:.0%} split, "
+                     f"{'stratified ' if ev['stratify'] else ''}{1 - ev['test_size']:.0%}/{ev['test_size']:.0%} split, "
                      f"seed {ev['split_seed']}):")
         lines += [f"  {metric:<9}  before {before[metric]:.3f}   after {after[metric]:.3f}   "
                   f"({after[metric] - before[metric]:+.3f})   after: 95% interval "
