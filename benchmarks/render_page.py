@@ -42,6 +42,14 @@ def num(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def duration(seconds: float) -> str:
+    """A time as people say it: ``45 s``, ``33 minutes``, ``2.1 hours``, ``2.6 days`` (two significant digits)."""
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 1.5 * size:
+            return f"{seconds / size:,.2g} {unit}" if seconds < 10 * size else f"{seconds / size:,.0f} {unit}"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -178,10 +186,10 @@ def distributed_section(record: dict) -> str:
 
 
 def estimates_table(estimates: dict, where: str) -> str:
-    """The paper's runs (``training_setup.paper_run_estimates``) and how many hours each would take ``where``."""
+    """The paper's runs (``training_setup.paper_run_estimates``) and how long each would take ``where``."""
     rows = [[ESTIMATE_LABELS.get(name, name), f"{e['texts']:,}", str(e["batch_size"]), f"{e['steps']:,}",
-             f"{e['tokens'] / 1e6:.1f}M", num(e["hours"])] for name, e in estimates.items()]
-    return table(["run", "texts", "batch", "steps", "tokens", f"hours on {where}"], rows)
+             f"{e['tokens'] / 1e6:.1f}M", duration(e["hours"] * 3600)] for name, e in estimates.items()]
+    return table(["run", "texts", "batch", "steps", "tokens", f"time on {where}"], rows)
 
 
 def estimate_section(record: dict) -> str:
@@ -312,8 +320,8 @@ def gpu_status(record: dict | None) -> str:
     estimates = paper["estimates"]
     return (f"On {device}, the paper's 100 batches at its settings (MPNet-base's shape, batch 64, bf16) took "
             f"{num(paper['seconds'] * 100 / paper['batches'])} s (the paper: about 60 s on one RTX A6000); one ICLR "
-            f"epoch would take about {num(estimates['iclr_epoch']['hours'] * 60)} minutes and one arXiv epoch about "
-            f"{num(estimates['arxiv_epoch']['hours'])} hours: see *{TITLES['bench_gpu']}* below.")
+            f"epoch would take about {duration(estimates['iclr_epoch']['hours'] * 3600)} and one arXiv epoch "
+            f"about {duration(estimates['arxiv_epoch']['hours'] * 3600)}: see *{TITLES['bench_gpu']}* below.")
 
 
 def guidance(records: dict[str, dict]) -> str:
@@ -326,23 +334,23 @@ def guidance(records: dict[str, dict]) -> str:
         parts.append(
             f"Fine-tuning a base-size model ({f['non_embedding_params'] / 1e6:.0f}M non-embedding parameters, "
             f"MPNet-base's size) is GPU work: on this CPU the paper's 100 batches would take about "
-            f"{num(e['paper_100_batches']['hours'])} hours (the paper: 1 minute on one RTX A6000), one ICLR "
-            f"epoch about {num(e['iclr_epoch']['hours'])} hours and one arXiv epoch about "
-            f"{num(e['arxiv_epoch']['hours'])} hours.")
+            f"{duration(e['paper_100_batches']['hours'] * 3600)} (the paper: 1 minute on one RTX A6000), one "
+            f"ICLR epoch about {duration(e['iclr_epoch']['hours'] * 3600)} and one arXiv epoch about "
+            f"{duration(e['arxiv_epoch']['hours'] * 3600)}.")
     train_record = records.get("bench_train")
     if train_record:
         precision = train_record["settings"]["precisions"][0]
         rate = train_record["figures"]["pairs_per_second"][f"ours/{precision}"]
         parts.append(
             f"Small models are workable on a CPU: all-MiniLM-L6-v2 trains at {num(rate)} pairs per second here "
-            f"({precision}), so 100 batches of 64 pairs take about {num(6400 / rate / 60)} minutes.")
+            f"({precision}), so 100 batches of 64 pairs take about {duration(6400 / rate)}.")
     scaling = records.get("bench_scaling")
     if scaling:
         last = scaling["figures"]["rows"][-1]
         parts.append(
             f"Evaluation scales on a CPU except for encoding with a transformer: at {last['n']:,} texts, kNN takes "
-            f"{num(last['knn']['seconds'])} s and t-SNE about {num(last['tsne']['seconds'] / 60)} minutes, but "
-            f"MiniLM encoding about {num(last['encode_minilm']['seconds'] / 3600)} hours; embed large corpora on a "
+            f"{duration(last['knn']['seconds'])} and t-SNE about {duration(last['tsne']['seconds'])}, but "
+            f"MiniLM encoding about {duration(last['encode_minilm']['seconds'])}; embed large corpora on a "
             "GPU, or once, and cache the vectors.")
     return " ".join(parts)
 
@@ -360,7 +368,10 @@ def render(results_dir: Path) -> str:
         "instead (sentence-transformers, scikit-learn, the authors' scheme) side by side in one run: same "
         "model, data, batch, sequence lengths, seed and threads, repeats interleaved, medians reported. "
         "A ratio above 1 means ours is better. `make benchmarks` reruns everything; "
-        "`.venv/bin/python benchmarks/render_page.py` rewrites this page from the results.",
+        "`.venv/bin/python benchmarks/render_page.py` rewrites this page from the results. "
+        "Abbreviations (see the [glossary](glossary.md)): MNRL is sentence-transformers' "
+        "MultipleNegativesRankingLoss (InfoNCE with in-batch negatives), RSS a process's resident memory, DDP "
+        "PyTorch's DistributedDataParallel.",
         "",
         "## Choosing between CPU and GPU",
         "",

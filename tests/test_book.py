@@ -56,3 +56,18 @@ def test_build_without_executed_notebooks_names_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTEMBED_EXECUTED", str(tmp_path / "nothing"))
     with pytest.raises(ValueError, match="run `python -m textembed_utils.book run --profile tiny` first"):
         book.build("tiny", tmp_path)
+
+
+def test_staging_collapses_the_cell_papermill_injected(tmp_path):
+    """papermill adds its parameters cell at run time, so only staging can collapse it like the others."""
+    import json
+
+    executed = tmp_path / "01_x.ipynb"
+    cells = [{"cell_type": "code", "metadata": {"tags": ["parameters", "hide-input"]}, "source": "profile = 'embedded'"},
+             {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "profile = 'tiny'"},
+             {"cell_type": "code", "metadata": {}, "source": "print(profile)"}]
+    executed.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}))
+    staged = json.loads(book.staged_notebook(executed))["cells"]
+    assert staged[1]["metadata"]["tags"] == ["injected-parameters", "hide-input"]
+    assert staged[1]["metadata"]["mystnb"]["code_prompt_show"] == book.INJECTED_PROMPT
+    assert staged[0] == cells[0] and staged[2] == cells[2]

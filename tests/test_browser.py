@@ -8,6 +8,8 @@ installed by ``make browser``.
 
 from __future__ import annotations
 
+import html as html_lib
+import json
 import re
 import shutil
 import subprocess
@@ -70,3 +72,51 @@ def test_formulas_are_typeset_offline(html, tmp_path):
     assert "cdn.jsdelivr.net" not in page.read_text()
     dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page.as_uri())
     assert dom.count("<mjx-container") >= 5, "the introduction's formulas were not typeset"
+
+
+# Run in the page once it has laid out at 1280 px: what a reader would see that the DOM alone does not say.
+AUDIT_SCRIPT = """<script>
+window.addEventListener('load', () => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const column = article.getBoundingClientRect();
+  const out = {wide: [], missing: [], imports: []};
+  document.querySelectorAll('article table').forEach((table, i) => {
+    const box = table.getBoundingClientRect();
+    if (box.width > column.width + 1 || box.right > column.right + 1)
+      out.wide.push(`table ${i} (${Math.round(box.width)} px in a ${Math.round(column.width)} px column): `
+                    + table.innerText.slice(0, 80));
+    table.querySelectorAll('td, th').forEach(cell => {
+      if (/^(nan|NaN|None)$/.test(cell.innerText.trim())) out.missing.push(`table ${i}: ${cell.innerText.trim()}`);
+    });
+  });
+  document.querySelectorAll('div.cell_input').forEach(cell => {
+    if (cell.offsetParent !== null && /^\\s*(import|from) \\S+/m.test(cell.innerText))
+      out.imports.push(cell.innerText.slice(0, 80));
+  });
+  document.body.setAttribute('data-audit', JSON.stringify(out));
+});
+</script>"""
+
+
+def audit(html_root, page: str, tmp_path, width: int = 1280) -> dict:
+    """Lay ``page`` out in Chromium at ``width`` px and report its too-wide tables, NaN cells and visible imports."""
+    source = html_root / f"{page}.html"
+    copy = source.with_name(f"{source.stem}.audit.html")
+    copy.write_text(source.read_text().replace("</body>", AUDIT_SCRIPT + "</body>"))
+    try:
+        dom = chromium(tmp_path, f"--window-size={width},2000", "--virtual-time-budget=5000", "--dump-dom",
+                       copy.as_uri())
+    finally:
+        copy.unlink()
+    found = re.search(r'data-audit="([^"]*)"', dom)
+    assert found, "the audit script did not run"
+    return json.loads(html_lib.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("page", PAGES + ["book/performance", "book/glossary"])
+def test_tables_fit_the_column_with_no_nan_and_the_plumbing_is_collapsed(html, tmp_path, page):
+    """At 1280 px: no table wider than the content column, no "NaN" cell, no import cell left open."""
+    found = audit(html, page, tmp_path)
+    assert not found["wide"], found["wide"]
+    assert not found["missing"], found["missing"]
+    assert not found["imports"], found["imports"]

@@ -40,6 +40,15 @@ def test_findings_compare_crops_with_dropout_and_each_augmentation_with_its_untr
     assert found[0].difference == pytest.approx(0.20) and found[0].verdict is Verdict.HOLDS
 
 
+
+def test_findings_compare_crops_with_crops_plus_masking_as_in_fig_s1c():
+    untrained, masked, crops = nested([0.50, 0.70, 0.80])
+    runs = {Run("bare"): untrained, Run("bare", "crops"): crops, Run("bare", "crops+masking"): masked}
+    found = augmentations.findings({run: evaluated(run, hits) for run, hits in runs.items()})
+    masking = [f for f in found if f.claim == "crops beat crops with masking"]
+    assert [(f.first, f.second) for f in masking] == [("bare/crops", "bare/crops+masking")]
+    assert masking[0].difference == pytest.approx(0.10) and masking[0].verdict is Verdict.HOLDS
+
 def test_the_seed_study_gives_one_paired_comparison_per_seed_and_their_spread():
     results = {}
     for seed, gap in ((None, 0.10), (43, 0.14), (44, 0.12)):

@@ -174,3 +174,15 @@ def test_curves_are_grouped_by_start_and_training_corpus_and_the_table_names_it(
     assert table["trained on"].tolist() == ["–", "wiki", "docs"]
     assert table.loc["bare/crops on docs", "kNN Euclidean (%)"].startswith("62.0 (")
     assert table["test texts"].tolist() == [N_TEST] * 3
+
+
+def test_early_gain_gives_a_share_only_when_both_gains_are_positive():
+    rising = [{"step": 0, "knn_euclidean": 0.50}, {"step": 100, "knn_euclidean": 0.59},
+              {"step": 200, "knn_euclidean": 0.60}]
+    assert da.early_gain("bare on wiki", rising) == (
+        "bare on wiki: +9.0 p.p. by batch 100 (90 % of the final gain), +10.0 p.p. by the last batch (200); "
+        "one curve, no interval.")
+    dipping = [{"step": 0, "knn_euclidean": 0.50}, {"step": 100, "knn_euclidean": 0.49},
+               {"step": 200, "knn_euclidean": 0.52}]
+    sentence = da.early_gain("bare on wiki", dipping)
+    assert "% of the final gain" not in sentence and "-1.0 p.p. by batch 100" in sentence

@@ -1,4 +1,4 @@
-"""Chapter 8's helpers on the tiny profile: the distillation source, the texts both encoders see whole,
+"""Chapter 7's helpers on the tiny profile: the distillation source, the texts both encoders see whole,
 throughput and size measurements, and the comparisons it draws (the notebook itself runs in test_notebooks)."""
 
 from __future__ import annotations

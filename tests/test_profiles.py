@@ -87,7 +87,8 @@ def test_tiny_and_paper_are_written_as_changes_to_the_embedded_base():
 
 def test_lists_are_json_lists_and_every_default_is_filled_in():
     profile = load_profile("embedded")
-    assert profile["augmentations"]["runs"] == ["bare:crops", "bare:dropout", "pretrained:crops", "pretrained:dropout"]
+    assert profile["augmentations"]["runs"] == ["bare:crops", "bare:dropout", "bare:masking", "bare:crops+masking",
+                                                  "pretrained:crops", "pretrained:dropout"]
     assert profile["starts"]["bare"]["steps"] is None and profile["starts"]["bare"]["init"] == "pretrained"
 
 

@@ -40,7 +40,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -242,12 +241,29 @@ def run(profile: str, only: list[str] | None = None, force: bool = False) -> dic
     return timings
 
 
-def _sync_file(source: Path, target: Path) -> None:
-    """Copy only when the content differs, so Sphinx's incremental build sees unchanged files as unchanged."""
-    if target.exists() and target.read_bytes() == source.read_bytes():
+INJECTED_PROMPT = "Show the parameters papermill passed to this build"
+
+
+def _sync_file(source: Path, target: Path, content: bytes | None = None) -> None:
+    """Write ``content`` (default: ``source``'s) to ``target`` only when it differs, so Sphinx's incremental
+    build sees unchanged files as unchanged."""
+    content = source.read_bytes() if content is None else content
+    if target.exists() and target.read_bytes() == content:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    target.write_bytes(content)
+
+
+def staged_notebook(executed: Path) -> bytes:
+    """``executed`` as the book shows it: papermill's injected-parameters cell collapsed like the
+    parameters cell above it (papermill adds that cell at run time, so no clean notebook can tag it)."""
+    notebook = json.loads(executed.read_text())
+    for cell in notebook["cells"]:
+        metadata = cell.get("metadata", {})
+        if "injected-parameters" in metadata.get("tags", []):
+            metadata["tags"] = [*metadata["tags"], "hide-input"]
+            metadata["mystnb"] = {"code_prompt_show": INJECTED_PROMPT}
+    return (json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()
 
 
 def stage_sources(profile: str, stage: Path) -> Path:
@@ -268,7 +284,7 @@ def stage_sources(profile: str, stage: Path) -> Path:
         )
     wanted.update({stage / STAGED_CHAPTERS / p.name: p for p in executed if p.stem in expected})
     for target, source in wanted.items():
-        _sync_file(source, target)
+        _sync_file(source, target, staged_notebook(source) if target.parent.name == STAGED_CHAPTERS else None)
     if stage.exists():
         for stale in [p for p in stage.rglob("*") if p.is_file() and p not in wanted]:
             stale.unlink()

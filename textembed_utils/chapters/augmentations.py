@@ -100,12 +100,16 @@ def losses(results: Mapping[Run, Evaluated]) -> dict[str, list[float]]:
 
 
 def findings(results: Mapping[Run, Evaluated], metric: str = "knn_euclidean") -> list[Finding]:
-    """Per start: crops vs dropout, and each augmentation vs the untrained model, with paired intervals."""
+    """Per start: crops vs dropout, crops vs crops with masking (Fig. S1c), and each augmentation vs the untrained
+    model, with paired intervals."""
     found = []
     for start in starts(list(results)):
         crops, dropout = Run(start, "crops"), Run(start, "dropout")
         if crops in results and dropout in results:
             found.append(compare(results[crops], results[dropout], metric, claim="crops beat dropout"))
+        if crops in results and (with_masking := Run(start, "crops+masking")) in results:
+            found.append(compare(results[crops], results[with_masking], metric,
+                                 claim="crops beat crops with masking"))
         for run in results:
             if run.start == start and run.trained and not run.overrides:
                 found.append(compare(results[run], results[Run(start)], metric,

@@ -7,8 +7,10 @@ embedding layer would wreck a pretrained transformer).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import pandas as pd
 
 from ..experiments import notebook_settings
 from ..params import Param
@@ -53,3 +55,27 @@ def validate(namespace: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[st
 def training_overrides(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The training parameters the reader set (not None), as ``Run`` overrides."""
     return {k: settings[k] for k in TRAINING if k not in PROFILE_WIDE and settings.get(k) is not None}
+
+
+def _setting_text(value: Any) -> str:
+    """One start setting as a table cell: ``a=1, b=2`` for a dict, ``2e-5`` for a float, "–" when unset."""
+    from ..notebook_page import MISSING, readable_number
+
+    if value is None:
+        return MISSING
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}={_setting_text(item)}" for key, item in value.items())
+    if isinstance(value, float):
+        return readable_number(value)
+    return str(value)
+
+
+def starts_table(profile: Mapping[str, Any], starts: Iterable[str]) -> pd.DataFrame:
+    """The settings each of ``starts`` trains with on ``profile``: one column per start, one row per setting
+    (a page has room for a few starts side by side, not for a dozen settings); settings no start sets are
+    left out, and "–" marks one a start leaves to its default."""
+    settings = {start: profile["starts"][start] for start in starts}
+    keys = [key for key in dict.fromkeys(k for values in settings.values() for k in values)
+            if any(values.get(key) is not None for values in settings.values())]
+    return pd.DataFrame({start: [_setting_text(values.get(key)) for key in keys] for start, values in settings.items()},
+                        index=pd.Index(keys, name="setting"))

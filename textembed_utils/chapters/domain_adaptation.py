@@ -200,6 +200,21 @@ def curves_by_start(results: Mapping[Run, Evaluated], target: str) -> dict[str, 
     return grouped
 
 
+def early_gain(label: str, curve: list[dict], by_step: int = 100, metric: str = "knn_euclidean") -> str:
+    """How much of a learning curve's gain came by batch ``by_step`` (Fig. 3's point), in p.p. of ``metric``.
+
+    The share of the final gain is given only when both gains are positive: a curve that first
+    dips or ends below its start has no meaningful share (it would print "−50 % of the final gain").
+    """
+    first, last = curve[0][metric], curve[-1][metric]
+    early = next((point for point in curve if point["step"] >= by_step), curve[-1])
+    early_gain, final_gain = 100 * (early[metric] - first), 100 * (last - first)
+    share = (f" ({100 * early_gain / final_gain:.0f} % of the final gain)"
+             if early_gain > 0 and final_gain > 0 else "")
+    return (f"{label}: {early_gain:+.1f} p.p. by batch {early['step']}{share}, {final_gain:+.1f} p.p. by the last "
+            f"batch ({curve[-1]['step']}); one curve, no interval.")
+
+
 def decomposition(results: Mapping[Run, Evaluated], target: str, metric: str = "knn_euclidean") -> pd.DataFrame:
     """The paper's split of the in-domain gain, per start and source (accuracies in %, gains in p.p.).
 

@@ -29,7 +29,7 @@ from ..experiments import Evaluated, Run
 from ..params import Param
 from ..results import paper_table, tables
 from ..results.findings import Finding, compare
-from .common import PROFILE, TRAINING, training_overrides
+from .common import PROFILE, TRAINING, starts_table, training_overrides
 from .common import validate as _validate
 
 DEFAULT_RUNS = "bare:crops,bare:dropout,scratch:crops,scratch:dropout,pretrained:crops,pretrained:dropout"

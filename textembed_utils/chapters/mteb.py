@@ -130,7 +130,7 @@ def table_s1(scored: Mapping[Run, MtebScored]) -> pd.DataFrame:
     frame = paper_table("Table S1")[PAPER_MODELS].rename(columns=lambda c: f"paper: {c}")
     for run, result in scored.items():
         frame[f"ours: {run.name}"] = pd.Series(result.blocks)
-    return frame.round(1)
+    return tables.blocks_like_with_like(frame)
 
 
 def findings(scored: Mapping[Run, MtebScored]) -> list[Finding]:

@@ -26,7 +26,7 @@ from ..results import paper_claims, paper_table, read_records
 from ..results.claims import Claim, ClaimVerdict, Estimate, Judgement, Setup, judge
 from ..results.consistency import Conflict, conflicts, measurements
 from ..results.findings import Finding
-from ..results.tables import rows_frame, stored_accuracy_table
+from ..results.tables import blocks_like_with_like, rows_frame, stored_accuracy_table
 from ..results.verdicts import Verdict
 from .common import PROFILE
 from .common import validate as _validate
@@ -277,11 +277,11 @@ class Status:
             else:
                 ours = {task: scores[task] for task in frame.index if task in scores}
             frame[f"ours: {run}"] = pd.Series({row: 100 * value for row, value in ours.items()}, dtype=float)
-        return frame.round(1), status, detail
+        return (blocks_like_with_like(frame) if table == "Table S1" else frame.round(1)), status, detail
 
     def beyond_the_paper(self) -> pd.DataFrame | None:
-        """Chapter 8's static-embedding comparison (kNN accuracies with intervals), when it ran."""
-        rows = self.rows("08_static")
+        """Chapter 7's static-embedding comparison (kNN accuracies with intervals), when it ran."""
+        rows = self.rows("07_static")
         if not len(rows):
             return None
         return stored_accuracy_table(rows)

@@ -1,4 +1,4 @@
-"""Chapter 8 — beyond the paper: static embeddings, crops on the corpus vs model2vec distillation.
+"""Chapter 7 — beyond the paper: static embeddings, crops on the corpus vs model2vec distillation.
 
 A static model is the paper's bare embedding layer (§3.4): a text's vector is the
 mean of its tokens' rows, so encoding is a table look-up. model2vec builds one
@@ -18,7 +18,7 @@ Each is scored by ``evaluation.scoring.score`` (kNN Euclidean and cosine, linear
 probe, 95 % intervals), and its encoding throughput (texts/s, same texts, same
 threads) and size on disk are measured here.
 
-Record ``08_static``: ``rows`` = one row per model × metric (tidy, as every chapter);
+Record ``07_static``: ``rows`` = one row per model × metric (tidy, as every chapter);
 ``metrics`` = ``{"texts_per_second": {name: …}, "size_mb": {name: …}, "threads": …,
 "distilled_from": …}``; ``findings`` = paired comparisons with verdicts.
 """
@@ -49,7 +49,7 @@ from ..params import Param
 from ..paths import cache_dir
 from ..results import tables
 from ..results.findings import Finding, compare
-from .common import PROFILE, TRAINING, training_overrides
+from .common import PROFILE, TRAINING, starts_table, training_overrides
 from .common import validate as _validate
 from .knn import TFIDF, score_reference  # noqa: F401  (score_reference: the notebook scores its references with it)
 
@@ -72,7 +72,7 @@ def validate(namespace: Mapping[str, Any]) -> dict[str, Any]:
     section = profile.get("static") or {}
     missing = [key for key in REQUIRED if key not in section]
     if missing:
-        raise TextembedError(f"The profile '{profile['name']}' has no static.{missing[0]} (chapter 8's settings).",
+        raise TextembedError(f"The profile '{profile['name']}' has no static.{missing[0]} (chapter 7's settings).",
                              f"add a 'static' section with {', '.join(REQUIRED)} to the profile.")
     overrides = training_overrides(settings)
     runs = ex.parse_runs(settings["runs"] or section["runs"], profile)
@@ -302,7 +302,7 @@ def record(settings: Mapping[str, Any], results: Mapping[Run | Reference, Evalua
                "size_mb": {name: size for name, (_, size) in speed.items()},
                "threads": torch.get_num_threads(), "distilled_from": settings["distilled_from"]}
     return write_record(
-        profile["name"], "08_static", config=config, metrics=metrics, rows=tables.tidy_rows(results),
+        profile["name"], "07_static", config=config, metrics=metrics, rows=tables.tidy_rows(results),
         findings=[f.to_dict() for f in found], curves=curves, wall_time_s=seconds, device=profile["device"],
         data_fingerprint=ex.profile_corpus(profile).fingerprint(),
     )

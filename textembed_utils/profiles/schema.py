@@ -145,7 +145,7 @@ class Profile:
     augmentations: AugmentationsSection = AugmentationsSection()
     knn: KnnSection = KnnSection()
     layers: LayersSection = LayersSection()
-    static: dict = field(default_factory=dict)  # chapter 8's settings, checked by its chapter module
+    static: dict = field(default_factory=dict)  # chapter 7's settings, checked by its chapter module
     setup: SetupSection = SetupSection()
 
 

@@ -17,6 +17,9 @@ from ..evaluation.intervals import paired_difference
 from .verdicts import Verdict, verdict
 
 METRIC_NAMES = {"knn_euclidean": "kNN (Euclidean)", "knn_cosine": "kNN (cosine)", "linear_probe": "linear probe"}
+# The paper's metric (§2.3: kNN with Euclidean distance on the raw embeddings): when a comparison was made on
+# several metrics, its verdict is this one's, and the others are shown beside it.
+PRIMARY_METRIC = "knn_euclidean"
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,19 @@ class Finding:
                 f"(95% interval {100 * self.low:+.1f} to {100 * self.high:+.1f}; {self.n_test:,} test texts, "
                 f"{METRIC_NAMES.get(self.metric, self.metric)}) → '{self.claim}': {self.verdict.value}")
 
+    @property
+    def metric_name(self) -> str:
+        return METRIC_NAMES.get(self.metric, self.metric)
+
+    def difference_text(self) -> str:
+        """``+1.2 (+0.3 to +2.1)`` in p.p.; the interval's parts never break across lines in a table."""
+        return f"{100 * self.difference:+.1f} ({100 * self.low:+.1f}\u00a0to\u00a0{100 * self.high:+.1f})"
+
     def row(self) -> dict:
         """The finding as a table row people read."""
         return {"claim": self.claim, "comparison": f"{self.first} − {self.second}",
-                f"{METRIC_NAMES.get(self.metric, self.metric)}, p.p.":
-                    f"{100 * self.difference:+.1f} ({100 * self.low:+.1f} to {100 * self.high:+.1f})",
-                "test texts": self.n_test, "verdict": self.verdict.value}
+                f"{self.metric_name}, p.p.": self.difference_text(), "test texts": self.n_test,
+                "verdict": self.verdict.value}
 
     def to_dict(self) -> dict:
         return {**asdict(self), "verdict": self.verdict.value}
@@ -65,6 +75,37 @@ def compare(first, second, metric: str, claim: str, expected_sign: int = 1) -> F
                    diff.n_test, verdict(diff, expected_sign))
 
 
+def _comparison(finding: Finding) -> tuple[str, str, str]:
+    return finding.claim, finding.first, finding.second
+
+
+def primary_findings(found: list[Finding]) -> list[Finding]:
+    """One finding per comparison: the one on ``PRIMARY_METRIC`` where it was measured, else the first."""
+    chosen: dict[tuple[str, str, str], Finding] = {}
+    for finding in found:
+        kept = chosen.setdefault(_comparison(finding), finding)
+        if finding.metric == PRIMARY_METRIC and kept.metric != PRIMARY_METRIC:
+            chosen[_comparison(finding)] = finding
+    return list(chosen.values())
+
+
 def findings_table(found: list[Finding]) -> pd.DataFrame:
-    """Findings as a table people read: comparison, metric, difference in p.p. with its interval, verdict."""
-    return pd.DataFrame([finding.row() for finding in found])
+    """Findings as a table people read: one row per comparison, each metric's difference in p.p. with its
+    interval as a column, the number of test texts and the verdict.
+
+    A comparison made on several metrics gets the verdict of ``PRIMARY_METRIC`` (the paper's), and the
+    column says so; a cell whose metric was not measured for that comparison reads "–".
+    """
+    metrics = list(dict.fromkeys(finding.metric for finding in found))
+    verdict_column = "verdict" if len(metrics) < 2 else f"verdict ({METRIC_NAMES.get(PRIMARY_METRIC)})"
+    rows: dict[tuple[str, str, str], dict] = {}
+    for finding in found:
+        row = rows.setdefault(_comparison(finding), {"claim": finding.claim,
+                                                     "comparison": f"{finding.first} − {finding.second}"})
+        row[f"{finding.metric_name}, p.p."] = finding.difference_text()
+        row["test texts"] = finding.n_test
+    for finding in primary_findings(found):
+        rows[_comparison(finding)][verdict_column] = finding.verdict.value
+    columns = ["claim", "comparison", *(f"{METRIC_NAMES.get(m, m)}, p.p." for m in metrics), "test texts",
+               verdict_column]
+    return pd.DataFrame(list(rows.values()), columns=columns).fillna("–")

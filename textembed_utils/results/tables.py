@@ -64,3 +64,22 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
     """A record's tidy rows as a DataFrame (empty, with the columns, when there are none)."""
     columns = ["run", "start", "augmentation", "trained_on", "evaluation", "metric", "value", "low", "high", "n_test"]
     return pd.DataFrame(rows, columns=None if rows else columns)
+
+
+PAPER_AVERAGE = "Block average"
+
+
+def blocks_like_with_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table S1 with ours (``ours: …`` columns) averaged over the same blocks as the paper's.
+
+    Our block average covers only the blocks we ran, the paper's all five, so the two are
+    not comparable: the paper's row keeps its own average (ours left empty), and a row
+    "average of the blocks run here" averages the paper's columns and ours over the same blocks.
+    """
+    ours = [column for column in frame.columns if column.startswith("ours:")]
+    blocks = [row for row in frame.index if row != PAPER_AVERAGE and ours and frame.loc[row, ours].notna().all()]
+    frame = frame.rename(index={PAPER_AVERAGE: "Block average (the paper's 5 blocks)"})
+    frame.loc["Block average (the paper's 5 blocks)", ours] = float("nan")
+    if blocks:
+        frame.loc[f"Average of the blocks run here ({', '.join(blocks).lower()})"] = frame.loc[blocks].mean()
+    return frame.round(1)

@@ -16,6 +16,19 @@ import torch
 import torch.nn.functional as F
 
 
+def row_losses(similarity: torch.Tensor, temperature: float = 0.05) -> torch.Tensor:
+    """Each anchor's loss ℓ_i from a batch's cosine similarities (anchors × positives, (batch, batch)).
+
+    Row i is a cross-entropy that asks for column i among all B columns: the quantity
+    the introduction's worked example computes by hand, and what ``info_nce`` averages.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    logits = similarity.float() / temperature
+    targets = torch.arange(logits.shape[0], device=logits.device)
+    return F.cross_entropy(logits, targets, reduction="none")
+
+
 def info_nce(
     anchors: torch.Tensor,
     positives: torch.Tensor,
@@ -23,11 +36,8 @@ def info_nce(
     symmetric: bool = False,
 ) -> torch.Tensor:
     """Mean InfoNCE loss of a batch of (anchor, positive) vectors, each (batch, dim)."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    logits = F.normalize(anchors, dim=-1) @ F.normalize(positives, dim=-1).T / temperature
-    targets = torch.arange(logits.shape[0], device=logits.device)
-    loss = F.cross_entropy(logits.float(), targets)
+    similarity = F.normalize(anchors, dim=-1) @ F.normalize(positives, dim=-1).T
+    loss = row_losses(similarity, temperature).mean()
     if symmetric:
-        loss = 0.5 * (loss + F.cross_entropy(logits.T.float(), targets))
+        loss = 0.5 * (loss + row_losses(similarity.T, temperature).mean())
     return loss
