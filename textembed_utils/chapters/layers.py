@@ -136,15 +136,24 @@ def frozen_layers(run: Run, num_layers: int) -> int:
     return dict(run.overrides).get("freeze_layers", num_layers) if run.trained else num_layers
 
 
+def _with_intervals(scores) -> dict[str, float]:
+    """``{metric: value, metric_low: …, metric_high: …}`` for each kNN metric of one layer's ``Scores``."""
+    row = {}
+    for metric in KNN_METRICS:
+        accuracy = scores.accuracies[metric]
+        row.update({metric: accuracy.value, f"{metric}_low": accuracy.low, f"{metric}_high": accuracy.high})
+    return row
+
+
 def layer_table(per_layer_vectors: Mapping[Run, np.ndarray], labels: Mapping[str, np.ndarray],
                 spec) -> dict[Run, list[dict[str, float]]]:
-    """Per run: every layer's kNN accuracy and its change (1 − linear CKA) from the start's untrained model."""
+    """Per run: every layer's kNN accuracy (with its 95 % interval) and its change (1 − linear CKA) from the
+    start's untrained model."""
     results = {}
     for run, vectors in per_layer_vectors.items():
         before = per_layer_vectors[run.untrained()]
         scores = layer_scores(vectors, labels[run.start], spec)
-        results[run] = [{"layer": i, "knn_euclidean": s["knn_euclidean"], "knn_cosine": s["knn_cosine"],
-                         "change": 1.0 - linear_cka(base, layer)}
+        results[run] = [{"layer": i, **_with_intervals(s), "change": 1.0 - linear_cka(base, layer)}
                         for i, (s, layer, base) in enumerate(zip(scores, vectors, before))]
     return results
 
@@ -165,6 +174,13 @@ def per_layer(results: Mapping[Run, list[dict]], start: str, metric: str = "knn_
     return {run.augmentation: [s[metric] for s in layers] for run, layers in results.items() if run.start == start}
 
 
+def per_layer_intervals(results: Mapping[Run, list[dict]], start: str,
+                        metric: str = "knn_euclidean") -> dict[str, list[tuple[float, float]]]:
+    """``{augmentation: [(low, high) of layer 0, 1, …]}``: the 95 % intervals of ``per_layer``'s accuracies."""
+    return {run.augmentation: [(s[f"{metric}_low"], s[f"{metric}_high"]) for s in layers]
+            for run, layers in results.items() if run.start == start}
+
+
 def freezing_table(results: Mapping[Run, Evaluated], num_layers: int) -> pd.DataFrame:
     """One row per number of frozen layers: kNN accuracies (%, 95 % interval), batches (and warm-up ones), seconds."""
     rows = {}
@@ -182,6 +198,13 @@ def freezing_points(results: Mapping[Run, Evaluated], num_layers: int,
     """Frozen layers k and the accuracy after training with them frozen (Fig. 4a), ordered by k."""
     points = sorted((frozen_layers(run, num_layers), ev.scores[metric]) for run, ev in results.items())
     return [k for k, _ in points], [accuracy for _, accuracy in points]
+
+
+def freezing_intervals(results: Mapping[Run, Evaluated], num_layers: int,
+                       metric: str = "knn_euclidean") -> list[tuple[float, float]]:
+    """The 95 % interval of each of ``freezing_points``' accuracies, in the same order (by k)."""
+    by_k = sorted(results.items(), key=lambda item: frozen_layers(item[0], num_layers))
+    return [(ev.scores.accuracies[metric].low, ev.scores.accuracies[metric].high) for _, ev in by_k]
 
 
 def _by_k(results: Mapping[Run, Evaluated], num_layers: int) -> dict[int, Evaluated]:

@@ -232,21 +232,28 @@ def results_table(results: Mapping[Run | Reference, Evaluated], speed: Mapping[s
 
 def quality_vs_speed(results: Mapping[Run | Reference, Evaluated], speed: Mapping[str, tuple[float, float]],
                      profile: Mapping, m2v_start: str, metric: str = "knn_cosine", ax=None):
-    """Accuracy (with its 95 % interval) against encoding throughput (log scale), one point per model."""
+    """Accuracy (with its 95 % interval) against encoding throughput (log scale), one point per model.
+
+    Models sit close together, so each is named in the legend (colour by augmentation, marker by
+    start, as in every figure), never by a label printed next to its point.
+    """
     import matplotlib.pyplot as plt
+
+    from ..plotting import run_style
 
     ax = ax or plt.subplots(figsize=(7.5, 4.5))[1]
     for model, evaluated in results.items():
         if metric not in evaluated.scores.accuracies:
             continue
         acc, rate = evaluated.scores.accuracies[metric], speed[model.name][0]
+        style = run_style(model.name)
         ax.errorbar(rate, 100 * acc.value, yerr=[[100 * (acc.value - acc.low)], [100 * (acc.high - acc.value)]],
-                    fmt="o", capsize=3)
-        ax.annotate(describe(model, profile, m2v_start), (rate, 100 * acc.value), textcoords="offset points",
-                    xytext=(6, 4), fontsize=8)
+                    fmt=style.marker, color=style.color, capsize=3, markersize=7, linestyle="none",
+                    label=describe(model, profile, m2v_start))
     ax.set_xscale("log")
     ax.set_xlabel(f"encoding throughput (texts/s, {torch.get_num_threads()} threads, log scale)")
     ax.set_ylabel(f"{tables.METRIC_LABELS[metric]}")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
     return ax
 
 
