@@ -120,3 +120,112 @@ def test_tables_fit_the_column_with_no_nan_and_the_plumbing_is_collapsed(html, t
     assert not found["wide"], found["wide"]
     assert not found["missing"], found["missing"]
     assert not found["imports"], found["imports"]
+
+
+# --- interactive maps, driven as a reader drives them (Playwright steering Debian's Chromium) -----------------
+
+# Every bokeh view under the page's roots; the first with a frame is a map. Returns the screen position of
+# point ``i`` of the shared source in the first map, and what its tooltip must show.
+POINT_ON_SCREEN = """(i) => {
+  const views = [];
+  const walk = view => { views.push(view); for (const child of (view.child_views ?? [])) walk(child); };
+  for (const root of Object.values(Bokeh.index)) walk(root);
+  const plot = views.find(view => view.frame && view.canvas_view);
+  const source = [...Bokeh.documents[0].all_models].find(model => model.type === "ColumnDataSource");
+  const box = plot.canvas_view.el.getBoundingClientRect();
+  return {points: source.data.text.length, text: source.data.text[i], label: source.data.label[i],
+          x: box.left + plot.frame.x_scale.compute(source.data.x0[i]),
+          y: box.top + plot.frame.y_scale.compute(source.data.y0[i])};
+}"""
+# bokeh draws its tooltip inside shadow roots: collect the text of every element whose class names a tooltip.
+TOOLTIP_TEXT = """() => {
+  const found = [];
+  const walk = node => {
+    if (node.shadowRoot) walk(node.shadowRoot);
+    for (const child of node.children ?? []) {
+      if ([...(child.classList ?? [])].some(name => name.includes("tooltip")) && child.innerText) found.push(child.innerText);
+      walk(child);
+    }
+  };
+  walk(document.body);
+  return found.join(" | ");
+}"""
+SELECTED = "() => [...Bokeh.documents[0].all_models].find(m => m.type === 'ColumnDataSource').selected.indices.length"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed: run `make browser`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def open_watched(browser, path):
+    """Open ``path`` from disk; return the page, its console errors and every URL it requested."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors, requests = [], []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.as_uri())
+    return page, errors, requests
+
+
+def hover_and_select(page) -> dict:
+    """Hover point 3 of the first map and read the tooltip; then draw a selection box around that point."""
+    page.wait_for_function("() => window.Bokeh && Object.keys(Bokeh.index).length > 0", timeout=30_000)
+    page.evaluate("() => Object.values(Bokeh.index)[0].el.scrollIntoView()")
+    page.wait_for_timeout(300)
+    point = page.evaluate(POINT_ON_SCREEN, 3)
+    page.mouse.move(point["x"], point["y"])
+    page.wait_for_timeout(500)
+    point["tooltip"] = page.evaluate(TOOLTIP_TEXT)
+    page.mouse.move(point["x"] - 25, point["y"] - 25)
+    page.mouse.down()
+    page.mouse.move(point["x"] + 25, point["y"] + 25, steps=5)
+    page.mouse.up()
+    point["selected"] = page.evaluate(SELECTED)
+    return point
+
+
+def test_chapter_3_map_hovers_and_selects_offline(html, browser):
+    plain, plain_errors, _ = open_watched(browser, html / "book" / "intro.html")
+    plain.wait_for_timeout(1000)
+    page, errors, requests = open_watched(browser, html / "notebooks" / "03_knn.html")
+    found = hover_and_select(page)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "tiny-03_knn-map.png"))
+    from textembed_utils.profiles import load_profile
+
+    assert found["points"] == load_profile("tiny")["corpus_size"], "one point per labelled text of the tiny corpus"
+    assert found["label"] in found["tooltip"] and found["text"][:60] in found["tooltip"], found["tooltip"]
+    assert found["selected"] > 0, "a box drawn over the map selects the texts inside it"
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+    # the theme's own scripts log the same errors on every page; the map must add none
+    assert sorted(set(errors) - set(plain_errors)) == []
+
+
+def test_finetune_map_html_hovers_and_selects_offline(browser, tmp_path):
+    from test_cli import TINY, finetune_args, write_corpus
+
+    from textembed_utils.cli import main
+    from textembed_utils.models import load_encoder
+
+    model = tmp_path / "model"
+    load_encoder(init="random", config_overrides=TINY).save(model)
+    corpus = write_corpus(tmp_path, "csv")
+    out = tmp_path / "out"
+    assert main([a for a in finetune_args(corpus, out, model) if a != "--no-tsne"]) == 0
+    page, errors, requests = open_watched(browser, out / "map.html")
+    found = hover_and_select(page)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "finetune-map.png"))
+    assert found["points"] == 40
+    assert found["label"] in ("animals", "machines") and found["text"][:60] in found["tooltip"]
+    assert found["selected"] > 0
+    assert errors == [] and [url for url in requests if not url.startswith(("file:", "data:"))] == []

@@ -119,6 +119,10 @@ def test_report_fields(finetuned):
     assert {"load_model", "evaluate_before", "train", "embed_corpus", "evaluate_after", "save_outputs",
             "tsne", "total"} <= set(report["timings_seconds"])
     assert (out / "tsne.png").read_bytes()[:4] == b"\x89PNG"
+    assert report["outputs"]["tsne"]["map"] == "map.html"
+    page = (out / "map.html").read_text()
+    assert "Bokeh" in page and "<script src=" not in page, "map.html carries its library: it opens with no network"
+    assert "animals" in page, "coloured and hovered by label"
     assert not (out.parent / ".out.ckpt").exists()  # checkpoints are removed once the folder is published
 
 
@@ -394,3 +398,5 @@ def test_tsne_of_a_large_corpus_maps_a_sample_and_says_so(tmp_path, tiny_model, 
     assert main(args) == 0
     tsne = json.loads((tmp_path / "out" / "report.json").read_text())["outputs"]["tsne"]
     assert tsne["file"] == "tsne.png" and "random sample of 25 of the 40 texts" in tsne["sample"]
+    page = (tmp_path / "out" / "map.html").read_text()
+    assert "random sample of 25 of the 40 texts" in page, "map.html shows the same sample and says so"

@@ -91,3 +91,9 @@ def test_the_starts_table_writes_settings_as_people_read_them():
     assert table.loc["lr", "scratch"] == "3e-4" and table.loc["lr", "bare"] == "0.5"
     assert table.loc["config_overrides", "scratch"] == "num_hidden_layers=2, hidden_size=128"
     assert table.loc["steps", "scratch"] == MISSING and table.loc["steps", "bare"] == "40"
+
+
+def test_headers_may_break_after_a_slash_and_nowhere_else():
+    frame = pd.DataFrame({"ours: pretrained/untrained": [1.5]}, index=pd.Index(["bare/crops"], name="run"))
+    html = dataframe_html(frame)
+    assert "ours: pretrained/<wbr>untrained" in html and "bare/<wbr>crops" in html

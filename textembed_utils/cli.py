@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft = commands.add_parser(
         "finetune", help="fine-tune a model on a corpus; write model, report, embeddings, t-SNE map",
         description="Fine-tune MODEL on CORPUS with InfoNCE and write into DIR: the model (a "
-                    "SentenceTransformer folder), report.json, embeddings.npy and tsne.png. "
+                    "SentenceTransformer folder), report.json, embeddings.npy, tsne.png and map.html. "
                     "Defaults are the paper's (crops of 2 sentences, batch 64, lr 2e-5, temperature 0.05).",
     )
     _corpus_options(ft)
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train without measuring kNN accuracy (e.g. labels it cannot measure)")
     ft.add_argument("--checkpoint-every", type=ranged_type("checkpoint_every"), default=DEFAULT_CHECKPOINT_EVERY,
                     help=f"steps between checkpoints; a rerun resumes (default: {DEFAULT_CHECKPOINT_EVERY})")
-    ft.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE map")
+    ft.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE maps (tsne.png and map.html)")
     ft.add_argument("--overwrite", action="store_true", help="replace an existing non-empty DIR")
     _run_options(ft)
     ft.set_defaults(handler=run_finetune)

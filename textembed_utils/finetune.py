@@ -46,6 +46,7 @@ MIN_TSNE_TEXTS = 10
 REPORT_FILE = "report.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 TSNE_FILE = "tsne.png"
+MAP_FILE = "map.html"  # the same map, interactive: hover shows each text
 UNLABELLED = "(no label)"
 START = "model"  # the one start of the profile a finetune request describes
 # The chapters' kNN evaluation (k = 10, 90/10 split, seed 42), stratified as the embedded profile's: on a user's
@@ -222,10 +223,13 @@ def _by_metric(scores: Scores | None, value: Callable[[Accuracy], object]) -> di
     return {metric.removeprefix("knn_"): value(acc) for metric, acc in scores.accuracies.items()}
 
 
-def _write_tsne(vectors: StoredRows, labels: list | None, path: Path, title: str, seed: int) -> str | None:
-    """Draw the map (of a seeded sample above ``TSNE_MAX_POINTS`` texts); return the sample's note or None."""
+def _write_maps(vectors: StoredRows, texts: list[str], labels: list | None, folder: Path, title: str,
+                seed: int) -> str | None:
+    """Draw ``tsne.png`` and its interactive twin ``map.html`` (of a seeded sample above ``TSNE_MAX_POINTS``
+    texts, the same in both); return the sample's note or None."""
     import matplotlib.pyplot as plt
 
+    from .interactive_map import write_map_html
     from .plotting import set_style, tsne_scatter
 
     set_style()
@@ -234,8 +238,10 @@ def _write_tsne(vectors: StoredRows, labels: list | None, path: Path, title: str
     fig, ax = plt.subplots(figsize=(7, 6))
     shown = None if labels is None else [labels[i] or UNLABELLED for i in idx]
     tsne_scatter(coords, shown, ax=ax, title=title if note is None else f"{title}\n{note}")
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    fig.savefig(folder / TSNE_FILE, dpi=150, bbox_inches="tight")
     plt.close(fig)
+    write_map_html(folder / MAP_FILE, coords, [texts[i] for i in idx], shown, title,
+                   note=note or f"All {len(idx):,} texts. Hover to read a text; drag to select; scroll to zoom.")
     return note
 
 
@@ -353,7 +359,7 @@ def finetune(request: FinetuneRequest, echo: Echo = _stderr) -> dict:
 
 def _tsne_stage(request: FinetuneRequest, embeddings: StoredRows, staged: Path, watch: Stopwatch,
                 echo: Echo) -> dict:
-    """Draw ``tsne.png`` into ``staged`` when asked and possible; say what happened."""
+    """Draw ``tsne.png`` and ``map.html`` into ``staged`` when asked and possible; say what happened."""
     if not request.tsne:
         return {"file": None, "skipped": "--no-tsne"}
     if len(embeddings) < MIN_TSNE_TEXTS:
@@ -361,7 +367,8 @@ def _tsne_stage(request: FinetuneRequest, embeddings: StoredRows, staged: Path, 
     echo(f"t-SNE map of {len(embeddings):,} texts ...")
     labels = request.corpus.labels if request.corpus.has_labels else None
     with watch.stage("tsne"):
-        note = _write_tsne(embeddings, labels, staged / TSNE_FILE,
+        note = _write_maps(embeddings, request.corpus.texts, labels, staged,
                            f"{request.corpus.name}: {request.config.augmentation}, {request.model}",
                            request.config.seed)
-    return {"file": TSNE_FILE, "coloured_by": "label" if labels is not None else None, "sample": note}
+    return {"file": TSNE_FILE, "map": MAP_FILE, "coloured_by": "label" if labels is not None else None,
+            "sample": note}

@@ -4,20 +4,23 @@ pandas' own HTML shows a 0, 1, 2… row index that means nothing, writes missing
 cells as "NaN", cuts long text at 50 characters with "..." and prints small
 floats as ``1.788139e-07``. ``setup()`` (called once at the top of every
 notebook) replaces that HTML for every DataFrame the page displays with
-``dataframe_html``: no meaningless index, "–" for a missing value, whole texts
-and numbers written to a few significant digits. The notebook's text output
+``dataframe_html``: no meaningless index, "–" for a missing value, whole texts,
+numbers written to a few significant digits, and headers that may break after a "/". The notebook's text output
 (``text/plain``) is left as pandas writes it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
 from . import plotting
 
 MISSING = "–"
+# A header cell's text: where a long name such as "ours: pretrained/untrained" may break.
+HEADER_TEXT = re.compile(r"(<th[^>]*>)([^<]*)(</th>)")
 
 
 def readable_number(value: float) -> str:
@@ -47,7 +50,10 @@ def dataframe_html(frame: pd.DataFrame) -> str:
     for position, dtype in enumerate(frame.dtypes):
         if dtype == object:
             shown.iloc[:, position] = frame.iloc[:, position].map(_cell)
-    return shown.to_html(index=names_rows, na_rep=MISSING, float_format=readable_number, border=0)
+    html = shown.to_html(index=names_rows, na_rep=MISSING, float_format=readable_number, border=0)
+    # Run names are long single words ("pretrained/untrained"): let a header break after its slash, so a
+    # table of many runs fits the column without breaking inside a word.
+    return HEADER_TEXT.sub(lambda m: m[1] + m[2].replace("/", "/<wbr>") + m[3], html)
 
 
 def setup() -> None:

@@ -54,6 +54,8 @@ def finetune_summary(report: dict, out: Path) -> str:
              f"embeddings.npy ({' × '.join(map(str, report['outputs']['embeddings']['shape']))})"]
     if report["outputs"]["tsne"].get("file"):
         files.append(report["outputs"]["tsne"]["file"])
+    if report["outputs"]["tsne"].get("map"):
+        files.append(report["outputs"]["tsne"]["map"])
     files.append("report.json")
     lines.append(f"Wrote {out}: {', '.join(files)}.")
     timings = report["timings_seconds"]
