@@ -140,12 +140,14 @@ def tsne_maps(results: Mapping[Run | Reference, Evaluated], runs: list[Run], see
 
 
 def linked_maps_html(maps: Mapping[str, tuple[np.ndarray, np.ndarray]], runs: list[Run],
-                     eval_sets: Mapping[str, EvalSet]) -> str | None:
-    """The crops and dropout maps of ``tsne_maps`` as linked interactive maps (an HTML fragment for the page).
+                     eval_sets: Mapping[str, EvalSet]):
+    """The crops and dropout maps of ``tsne_maps`` as linked interactive maps (``IPython.display.HTML`` for the page).
 
     Both maps show the same texts (the first mapped start's eval set), so selecting in one selects in the
     other; None when the profile maps no crops or dropout run.
     """
+    from IPython.display import HTML
+
     from ..interactive_map import linked_maps, page_html
 
     shown = [run for run in runs if run.name in maps and run.augmentation in ("crops", "dropout")]
@@ -155,7 +157,7 @@ def linked_maps_html(maps: Mapping[str, tuple[np.ndarray, np.ndarray]], runs: li
     data = eval_sets[shown[0].start]
     layout = linked_maps({run.name: maps[run.name][0] for run in shown}, data.texts, list(data.labels),
                          width=360, height=360, legend=False)
-    return page_html(layout)
+    return HTML(page_html(layout))
 
 
 def record(settings: Mapping[str, Any], results: Mapping[Run | Reference, Evaluated], found: list[Finding],
