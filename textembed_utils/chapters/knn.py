@@ -156,7 +156,7 @@ def linked_maps_html(maps: Mapping[str, tuple[np.ndarray, np.ndarray]], runs: li
         return None
     data = eval_sets[shown[0].start]
     layout = linked_maps({run.name: maps[run.name][0] for run in shown}, data.texts, list(data.labels),
-                         width=360, height=360, legend=False)
+                         width=330, height=330, legend=False)  # two side by side fit a 752 px column
     return HTML(page_html(layout))
 
 
