@@ -71,3 +71,17 @@ def test_staging_collapses_the_cell_papermill_injected(tmp_path):
     assert staged[1]["metadata"]["tags"] == ["injected-parameters", "hide-input"]
     assert staged[1]["metadata"]["mystnb"]["code_prompt_show"] == book.INJECTED_PROMPT
     assert staged[0] == cells[0] and staged[2] == cells[2]
+
+
+def test_a_renamed_chapter_leaves_no_page_behind(tmp_path):
+    """Sphinx never deletes a built page; build() removes those whose source is gone."""
+    stage, html = tmp_path / "source", tmp_path / "html"
+    for path in (stage / "notebooks" / "07_static.ipynb", stage / "book" / "intro.md"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    for page in ("notebooks/07_static.html", "notebooks/08_static.html", "book/intro.html", "index.html"):
+        (html / page).parent.mkdir(parents=True, exist_ok=True)
+        (html / page).write_text("<html></html>")
+    removed = book.remove_stale_pages(html, stage)
+    assert removed == [html / "notebooks" / "08_static.html"]
+    assert (html / "notebooks" / "07_static.html").exists() and (html / "index.html").exists()

@@ -302,6 +302,20 @@ def static_out_of_date(html: Path) -> bool:
                for p in static.rglob("*") if p.is_file())
 
 
+def remove_stale_pages(html: Path, stage: Path) -> list[Path]:
+    """Delete the built pages of ``html`` whose source is no longer staged (a renamed or removed chapter).
+
+    Sphinx's incremental build never deletes a page, so an old chapter would stay in the built book,
+    reachable by its address and its search entries, with its old numbers.
+    """
+    sources = {p.relative_to(stage).with_suffix("") for p in stage.rglob("*") if p.suffix in (".md", ".ipynb")}
+    stale = [page for folder in (STAGED_CHAPTERS, "book") for page in (html / folder).glob("*.html")
+             if page.relative_to(html).with_suffix("") not in sources]
+    for page in stale:
+        page.unlink()
+    return stale
+
+
 def build(profile: str = DEFAULT_PROFILE, output: Path = PROJECT_ROOT) -> Path:
     """Build the HTML book of ``profile``'s executed notebooks into ``output/_build/html``; return index.html."""
     env = {**os.environ, "TEXTEMBED_BOOK_PROFILE": profile}
@@ -314,6 +328,7 @@ def build(profile: str = DEFAULT_PROFILE, output: Path = PROJECT_ROOT) -> Path:
         if static_out_of_date(Path(output) / "_build" / "html"):
             command.append("--all")
         completed = subprocess.run(command, env=env)
+        remove_stale_pages(Path(output) / "_build" / "html", stage)
     if completed.returncode != 0:
         raise TextembedError(
             f"jupyter-book failed (exit {completed.returncode}); warnings count as errors.",
